@@ -1,0 +1,257 @@
+"""gureum as a Python API: open a data directory, manage functions, invoke them.
+
+    async with await open_platform(data_dir) as platform:
+        await platform.functions.create(name="hello", runtime="python3.11",
+                                        handler="app.handler", code=zip_bytes)
+        result = await platform.invoke("hello", b'{"name": "world"}')
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from . import validation
+from .clock import Clock, SystemClock
+from .engine.engine import Engine, EngineSettings
+from .errors import ResourceNotFoundException
+from .sandbox.manager import SandboxManager
+from .sandbox.runtimes import available_runtimes
+from .store.code import CodeStore
+from .store.registry import Registry
+from .store.telemetry import FunctionStats, LogLine, Telemetry
+from .types import FunctionConfig, InvocationResult, InvokeOptions, IsolationLevel
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformSettings:
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    isolation: IsolationLevel | None = None  # None: the strongest this host allows
+    log_retention_bytes: int = 64 * 1024 * 1024  # per function
+
+
+def _now_iso(clock: Clock) -> str:
+    # Lambda's LastModified format: 2026-11-22T02:33:27.000+0000
+    return datetime.fromtimestamp(clock.time(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+
+
+class Functions:
+    """Create, read, update and delete functions. Every change is validated before it is stored."""
+
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+
+    async def create(
+        self,
+        *,
+        name: str,
+        runtime: str,
+        handler: str,
+        code: bytes,
+        memory_mb: int = 128,
+        timeout_s: int = 3,
+        env: Mapping[str, str] | None = None,
+        description: str = "",
+        ephemeral_storage_mb: int = 512,
+        reserved_concurrency: int | None = None,
+    ) -> FunctionConfig:
+        p = self._platform
+        config = FunctionConfig(
+            name=validation.validate_function_name(name),
+            runtime=validation.validate_runtime(runtime, available_runtimes()),
+            handler=validation.validate_handler(handler),
+            code_sha256="",
+            code_size=0,
+            memory_mb=validation.validate_memory(memory_mb),
+            timeout_s=validation.validate_timeout(timeout_s),
+            env=validation.validate_env(env or {}),
+            description=validation.validate_description(description),
+            ephemeral_storage_mb=validation.validate_ephemeral_storage(ephemeral_storage_mb),
+            reserved_concurrency=validation.validate_reserved_concurrency(
+                reserved_concurrency, p.settings.engine.max_concurrency
+            ),
+        )
+        ref = await asyncio.to_thread(p.code.put, code)
+        config = dataclasses.replace(
+            config,
+            code_sha256=ref.sha256,
+            code_size=ref.size,
+            revision_id=str(uuid.uuid4()),
+            last_modified=_now_iso(p.clock),
+        )
+        await asyncio.to_thread(p.registry.create_function, config)
+        p.configs[config.name] = config
+        p.engine.admission.set_reserved(config.name, config.reserved_concurrency)
+        return config
+
+    async def get(self, name: str) -> FunctionConfig:
+        return self._platform.config(name)
+
+    async def list(self) -> list[FunctionConfig]:
+        return sorted(self._platform.configs.values(), key=lambda c: c.name)
+
+    async def update_code(self, name: str, code: bytes) -> FunctionConfig:
+        p = self._platform
+        p.config(name)
+        ref = await asyncio.to_thread(p.code.put, code)
+        return await self._replace(name, code_sha256=ref.sha256, code_size=ref.size)
+
+    async def update_configuration(
+        self,
+        name: str,
+        *,
+        runtime: str | None = None,
+        handler: str | None = None,
+        memory_mb: int | None = None,
+        timeout_s: int | None = None,
+        env: Mapping[str, str] | None = None,
+        description: str | None = None,
+        ephemeral_storage_mb: int | None = None,
+    ) -> FunctionConfig:
+        changes: dict[str, object] = {}
+        if runtime is not None:
+            changes["runtime"] = validation.validate_runtime(runtime, available_runtimes())
+        if handler is not None:
+            changes["handler"] = validation.validate_handler(handler)
+        if memory_mb is not None:
+            changes["memory_mb"] = validation.validate_memory(memory_mb)
+        if timeout_s is not None:
+            changes["timeout_s"] = validation.validate_timeout(timeout_s)
+        if env is not None:
+            changes["env"] = validation.validate_env(env)
+        if description is not None:
+            changes["description"] = validation.validate_description(description)
+        if ephemeral_storage_mb is not None:
+            changes["ephemeral_storage_mb"] = validation.validate_ephemeral_storage(ephemeral_storage_mb)
+        return await self._replace(name, **changes)
+
+    async def set_reserved_concurrency(self, name: str, reserved: int | None) -> FunctionConfig:
+        p = self._platform
+        checked = validation.validate_reserved_concurrency(reserved, p.settings.engine.max_concurrency)
+        config = await self._replace(name, reserved_concurrency=checked)
+        p.engine.admission.set_reserved(name, checked)
+        return config
+
+    async def _replace(self, name: str, **changes: object) -> FunctionConfig:
+        p = self._platform
+        config = dataclasses.replace(
+            p.config(name),
+            **changes,  # type: ignore[arg-type]
+            revision_id=str(uuid.uuid4()),
+            last_modified=_now_iso(p.clock),
+        )
+        await asyncio.to_thread(p.registry.update_function, config)
+        p.configs[name] = config
+        # Instances of the old revision finish what they run, and are never reused.
+        await p.engine.retire_function(name, keep_revision=config.revision_id)
+        return config
+
+    async def delete(self, name: str) -> None:
+        p = self._platform
+        p.config(name)
+        deleted = await asyncio.to_thread(p.registry.delete_function, name)
+        p.configs.pop(name, None)
+        p.engine.admission.set_reserved(name, None)
+        await p.engine.retire_function(name)
+        await p.telemetry.delete_function(name)
+        if not await asyncio.to_thread(p.registry.code_in_use, deleted.code_sha256):
+            await asyncio.to_thread(p.code.delete, deleted.code_sha256)
+
+
+class Platform:
+    def __init__(
+        self,
+        data_dir: Path,
+        settings: PlatformSettings,
+        clock: Clock,
+        registry: Registry,
+        code: CodeStore,
+        telemetry: Telemetry,
+        sandboxes: SandboxManager,
+    ) -> None:
+        self.data_dir = data_dir
+        self.settings = settings
+        self.clock = clock
+        self.registry = registry
+        self.code = code
+        self.telemetry = telemetry
+        self.sandboxes = sandboxes
+        self.engine = Engine(sandboxes, code, telemetry, settings.engine, clock)
+        self.functions = Functions(self)
+        # The invoke path reads configurations from here, never from the registry's disk.
+        self.configs: dict[str, FunctionConfig] = {c.name: c for c in registry.list_functions()}
+        for config in self.configs.values():
+            self.engine.admission.set_reserved(config.name, config.reserved_concurrency)
+
+    @property
+    def isolation(self) -> IsolationLevel:
+        return self.sandboxes.level
+
+    def config(self, name: str) -> FunctionConfig:
+        config = self.configs.get(name)
+        if config is None:
+            raise ResourceNotFoundException(f"Function not found: {self.settings.engine.function_arn(name)}")
+        return config
+
+    async def invoke(
+        self, name: str, payload: bytes = b"", options: InvokeOptions | None = None
+    ) -> InvocationResult:
+        return await self.engine.invoke(self.config(name), payload, options)
+
+    async def logs(
+        self,
+        name: str,
+        *,
+        start: float | None = None,
+        end: float | None = None,
+        request_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[LogLine]:
+        return await self.telemetry.logs(name, start=start, end=end, request_id=request_id, limit=limit)
+
+    async def stats(self, name: str, *, since: float | None = None) -> FunctionStats:
+        return await self.telemetry.stats(name, since=since)
+
+    async def aclose(self) -> None:
+        await self.engine.aclose()
+        await self.sandboxes.aclose()
+        await self.telemetry.aclose()
+        self.registry.close()
+
+    async def __aenter__(self) -> Platform:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+async def open_platform(
+    data_dir: Path | str,
+    settings: PlatformSettings | None = None,
+    clock: Clock | None = None,
+) -> Platform:
+    """Open (creating if needed) a gureum data directory and start its engine."""
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = settings or PlatformSettings()
+    clock = clock or SystemClock()
+    arn_prefix = settings.engine.function_arn("")
+    registry = await asyncio.to_thread(Registry, data_dir / "registry.db", arn_prefix=arn_prefix)
+    code = CodeStore(data_dir / "code")
+    telemetry = Telemetry(
+        data_dir / "telemetry.db", clock=clock, log_retention_bytes=settings.log_retention_bytes
+    )
+    await telemetry.start()
+    sandboxes = SandboxManager(data_dir / "sandbox", data_dir / "code" / "unpacked", settings.isolation)
+    (data_dir / "sandbox").mkdir(exist_ok=True)
+    platform = Platform(data_dir, settings, clock, registry, code, telemetry, sandboxes)
+    platform.engine.start()
+    return platform

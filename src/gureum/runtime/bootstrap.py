@@ -1,0 +1,184 @@
+"""The Python runtime inside an instance: load the handler once, then serve invocations one at a time."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import resource
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from . import protocol
+from .context import LambdaContext
+
+Handler = Callable[[Any, LambdaContext], Any]
+
+_RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class RuntimeFault(Exception):
+    """An error of the runtime's own making, with Lambda's stable ``Runtime.*`` type."""
+
+    def __init__(self, error_type: str, message: str, stack: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.stack = stack or []
+
+
+def user_stack(tb: Any) -> list[str]:
+    """The traceback as Lambda shows it: only the user's frames, none of the runtime's."""
+    frames = [f for f in traceback.extract_tb(tb) if not f.filename.startswith(_RUNTIME_DIR)]
+    frames = [f for f in frames if not f.filename.startswith("<frozen importlib")]
+    return traceback.format_list(frames)
+
+
+def load_handler(spec: str) -> Handler:
+    try:
+        module_path, function_name = spec.rsplit(".", 1)
+    except ValueError as exc:
+        raise RuntimeFault("Runtime.MalformedHandlerName", f"Bad handler '{spec}': {exc}") from None
+    module_name = module_path.replace("/", ".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        message = f"Unable to import module '{module_name}': {exc}"
+        raise RuntimeFault("Runtime.ImportModuleError", message) from None
+    except SyntaxError as exc:
+        message = f"Syntax error in module '{module_name}': {exc}"
+        raise RuntimeFault("Runtime.UserCodeSyntaxError", message, user_stack(exc.__traceback__)) from None
+    except Exception as exc:
+        # Any other failure in the module's init code is reported under the user's exception name.
+        raise RuntimeFault(type(exc).__name__, str(exc), user_stack(exc.__traceback__)) from None
+    handler = getattr(module, function_name, None)
+    if handler is None:
+        message = f"Handler '{function_name}' missing on module '{module_name}'"
+        raise RuntimeFault("Runtime.HandlerNotFound", message)
+    if not callable(handler):
+        raise RuntimeFault("Runtime.HandlerNotFound", f"Handler '{function_name}' is not callable")
+    return handler  # type: ignore[no-any-return]
+
+
+class _RequestIdFilter(logging.Filter):
+    request_id = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = self.request_id
+        return True
+
+
+def install_logging() -> _RequestIdFilter:
+    """Lambda's default log format, so log lines look the same as on AWS."""
+    request_filter = _RequestIdFilter()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    handler.formatter.converter = time.gmtime  # type: ignore[union-attr]
+    handler.addFilter(request_filter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
+    if level:
+        root.setLevel(level.upper())
+    return request_filter
+
+
+def _recv_exact(channel: socket.socket, size: int) -> bytes | None:
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    got = 0
+    while got < size:
+        n = channel.recv_into(view[got:])
+        if n == 0:
+            return None
+        got += n
+    return bytes(buffer)
+
+
+def _max_rss_kb() -> int:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children)
+
+
+def _reap_orphans() -> None:
+    # As PID 1 of its namespace the runtime inherits every orphan; collect the dead ones.
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+Frame = tuple[int, dict[str, Any], bytes]
+
+
+def invoke_once(handler: Handler, request_id: str, meta: dict[str, Any], body: bytes) -> Frame:
+    """Run the handler on one event; return a RESULT or an ERROR frame's parts."""
+    context = LambdaContext(request_id, meta["deadline_ms"], meta["arn"], meta)
+    try:
+        event = json.loads(body) if body else {}
+    except ValueError as exc:
+        fault = protocol.error_body("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}", request_id)
+        return protocol.ERROR, {"type": "Runtime.UnmarshalError"}, fault
+    try:
+        result = handler(event, context)
+    except Exception as exc:
+        error_type = type(exc).__name__
+        body_out = protocol.error_body(error_type, str(exc), request_id, user_stack(exc.__traceback__))
+        return protocol.ERROR, {"type": error_type}, body_out
+    try:
+        payload = json.dumps(result).encode()
+    except (TypeError, ValueError) as exc:
+        fault = protocol.error_body("Runtime.MarshalError", f"Unable to marshal response: {exc}", request_id)
+        return protocol.ERROR, {"type": "Runtime.MarshalError"}, fault
+    return protocol.RESULT, {}, payload
+
+
+def serve(channel: socket.socket, handler_spec: str, task_root: str) -> NoReturn:
+    """Init the function, report READY (or the init error), then answer INVOKE frames until EOF."""
+    started = time.perf_counter()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    request_filter = install_logging()
+    sys.path[:0] = [task_root, "/opt/python"]
+    os.chdir(task_root)
+    try:
+        handler = load_handler(handler_spec)
+    except RuntimeFault as fault:
+        sys.stdout.flush()
+        body = protocol.error_body(fault.error_type, fault.message, "", fault.stack)
+        channel.sendall(protocol.encode(protocol.INIT_ERROR, {"type": fault.error_type}, body))
+        os._exit(1)
+    init_ms = (time.perf_counter() - started) * 1000
+    channel.sendall(protocol.encode(protocol.READY, {"init_ms": init_ms}))
+    is_init = os.getpid() == 1
+    while True:
+        header = _recv_exact(channel, protocol.HEADER.size)
+        if header is None:
+            os._exit(0)
+        _, meta_len, body_len = protocol.HEADER.unpack(header)
+        meta = json.loads(_recv_exact(channel, meta_len) or b"{}")
+        body = _recv_exact(channel, body_len) if body_len else b""
+        request_id = meta["id"]
+        request_filter.request_id = request_id
+        os.environ["_X_AMZN_TRACE_ID"] = meta.get("trace_id", "")
+        kind, reply_meta, reply = invoke_once(handler, request_id, meta, body or b"")
+        # Output written before the reply must reach the engine before the reply does.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        reply_meta["maxrss_kb"] = _max_rss_kb()
+        channel.sendall(protocol.encode(kind, reply_meta, reply))
+        if is_init:
+            _reap_orphans()

@@ -1,0 +1,71 @@
+"""The steps a new instance takes on itself, in the child, before any user code runs."""
+
+from __future__ import annotations
+
+import os
+import resource
+import socket
+from typing import Any
+
+from . import linux
+from .template import CODE_MOUNT
+
+NAMESPACES = (
+    linux.CLONE_NEWNS | linux.CLONE_NEWPID | linux.CLONE_NEWNET | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS
+)
+SIGKILL = 9
+
+
+def join_cgroups(procs_fds: list[int]) -> None:
+    # Writing "0" moves the writer itself: every byte the instance allocates from here on is charged.
+    for fd in procs_fds:
+        os.write(fd, b"0")
+        os.close(fd)
+
+
+def mount_instance_fs(spec: dict[str, Any]) -> None:
+    """Inside the template: this function's code read-only, a private /tmp, and a fresh /proc."""
+    linux.bind_readonly(spec["code"], "/var/task")
+    linux.umount(CODE_MOUNT)  # other functions' code disappears from this instance's view
+    tmp_options = f"size={spec['tmp_mb']}m,mode=1777"
+    linux.mount("tmpfs", "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, tmp_options)
+    linux.mount("tmpfs", "/dev/shm", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=64m,mode=1777")
+    proc_flags = linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
+    linux.mount("proc", "/proc", "proc", proc_flags, "hidepid=2")
+
+
+def set_limits(spec: dict[str, Any], with_cgroups: bool) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (spec["nofile"], spec["nofile"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if not with_cgroups:
+        # Without a memory cgroup, cap the data segment; without a pids cgroup, the process count.
+        data = spec["memory_mb"] * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_DATA, (data, data))
+        if os.getuid() != 0:
+            resource.setrlimit(resource.RLIMIT_NPROC, (spec["pids"], spec["pids"]))
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+    # Set after the uid change, which would clear it: if the zygote dies, so does the instance.
+    linux.prctl(linux.PR_SET_PDEATHSIG, SIGKILL)
+
+
+def enter_namespaced(spec: dict[str, Any], procs_fds: list[int]) -> None:
+    """Full isolation, in a child created with NAMESPACES (so it is PID 1 of its own PID ns)."""
+    join_cgroups(procs_fds)
+    mount_instance_fs(spec)
+    linux.loopback_up()
+    socket.sethostname(spec["hostname"])
+    set_limits(spec, with_cgroups=bool(procs_fds))
+    drop_privileges(spec["uid"], spec["gid"])
+
+
+def enter_process(spec: dict[str, Any]) -> None:
+    """No isolation beyond a session of its own and rlimits: the `process` level."""
+    os.setsid()
+    set_limits(spec, with_cgroups=False)
+    linux.prctl(linux.PR_SET_PDEATHSIG, SIGKILL)

@@ -1,0 +1,43 @@
+"""The wire contract between the engine and a runtime instance, over the instance's socketpair.
+
+A frame is a fixed header (kind, metadata length, body length), a small JSON metadata object, and
+an opaque body. The body carries the event payload or the function's result as the bytes the
+caller sent or the function returned: neither side of the host ever decodes it.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+HEADER = struct.Struct("!BII")
+
+# engine -> runtime
+INVOKE = 1
+# runtime -> engine
+READY = 2  # init finished; meta: {"init_ms": float}
+INIT_ERROR = 3  # init failed; body: Lambda error JSON
+RESULT = 4  # meta: {"maxrss_kb": int}; body: the handler's JSON result
+ERROR = 5  # meta: {"maxrss_kb": int, "type": str}; body: Lambda error JSON
+
+# Larger than Lambda's 6 MB synchronous limit plus framing, so a frame this size is a broken peer.
+MAX_BODY = 64 * 1024 * 1024
+MAX_META = 1024 * 1024
+
+
+def encode(kind: int, meta: dict[str, Any], body: bytes = b"") -> bytes:
+    meta_bytes = json.dumps(meta, separators=(",", ":")).encode()
+    return HEADER.pack(kind, len(meta_bytes), len(body)) + meta_bytes + body
+
+
+def error_body(error_type: str, message: str, stack: list[str] | None = None) -> bytes:
+    """Lambda's error JSON: what the caller reads when a function fails."""
+    return json.dumps(
+        {
+            "errorMessage": message,
+            "errorType": error_type,
+            "requestId": "",
+            "stackTrace": stack or [],
+        }
+    ).encode()

@@ -1,0 +1,162 @@
+"""The zygote: one long-lived, single-threaded process per runtime that forks new instances.
+
+It has the runtime already imported (and, at the isolating levels, already lives inside the
+read-only template root), so an instance pays for a fork and its own few mounts, never for an
+interpreter start. The engine talks to it over a SOCK_SEQPACKET control socket:
+
+    engine -> zygote  {"op": "spawn", "token": n, ...spec}   fds: channel, output, cgroup.procs...
+                      {"op": "kill", "pid": pid}
+    zygote -> engine  {"op": "spawned", "token": n, "pid": pid} | {"op": "spawn_failed", ...}
+                      {"op": "exited", "pid": pid, "code": c} | {..., "signal": s}
+
+Instance exits are watched through pidfds, so a signal-free poll loop is all the zygote runs.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import traceback
+from typing import Any, NoReturn
+
+from . import bootstrap, isolate, linux, protocol, template
+
+CHANNEL_FD = 3
+MAX_MESSAGE = 64 * 1024
+MAX_FDS = 8
+
+
+class Zygote:
+    def __init__(self, control: socket.socket, mode: str) -> None:
+        self.control = control
+        self.mode = mode
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(control, selectors.EVENT_READ)
+        self.pidfds: dict[int, int] = {}  # pidfd -> pid
+        self.pidfd_by_pid: dict[int, int] = {}
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.control.send(json.dumps(message).encode())
+
+    def run(self) -> NoReturn:
+        while True:
+            for key, _ in self.selector.select():
+                if key.fileobj is self.control:
+                    self.on_control()
+                else:
+                    self.on_exit(int(key.fd))
+
+    def on_control(self) -> None:
+        try:
+            data, fds, _, _ = socket.recv_fds(self.control, MAX_MESSAGE, MAX_FDS)
+        except ConnectionResetError:
+            data, fds = b"", []
+        if not data:
+            self.shutdown()
+        message = json.loads(data)
+        if message["op"] == "spawn":
+            self.spawn(message, fds)
+        elif message["op"] == "kill":
+            self.kill(message["pid"])
+
+    def spawn(self, spec: dict[str, Any], fds: list[int]) -> None:
+        channel_fd, output_fd, *cgroup_fds = fds
+        try:
+            if self.mode == "process":
+                pid = os.fork()
+            else:
+                pid = linux.clone_process(isolate.NAMESPACES)
+        except OSError as exc:
+            for fd in fds:
+                os.close(fd)
+            self.send({"op": "spawn_failed", "token": spec["token"], "error": str(exc)})
+            return
+        if pid == 0:
+            self.become_instance(spec, channel_fd, output_fd, cgroup_fds)
+        for fd in fds:
+            os.close(fd)
+        pidfd = os.pidfd_open(pid)
+        self.pidfds[pidfd] = pid
+        self.pidfd_by_pid[pid] = pidfd
+        self.selector.register(pidfd, selectors.EVENT_READ)
+        self.send({"op": "spawned", "token": spec["token"], "pid": pid})
+
+    def become_instance(
+        self, spec: dict[str, Any], channel_fd: int, output_fd: int, cgroup_fds: list[int]
+    ) -> NoReturn:
+        """In the child: isolate, wire up the fds, then hand over to the runtime. Never returns."""
+        try:
+            self.selector.close()
+            self.control.close()
+            for pidfd in self.pidfds:
+                os.close(pidfd)
+            if self.mode == "process":
+                isolate.enter_process(spec)
+            else:
+                isolate.enter_namespaced(spec, cgroup_fds)
+            null = os.open("/dev/null", os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(output_fd, 1)
+            os.dup2(output_fd, 2)
+            os.dup2(channel_fd, CHANNEL_FD)
+            os.closerange(CHANNEL_FD + 1, 65536)
+            os.environ.clear()
+            os.environ.update(spec["env"])
+            channel = socket.socket(fileno=CHANNEL_FD)
+        except BaseException:
+            # A sandbox that cannot be built is the platform's failure, not the function's.
+            body = protocol.error_body("Runtime.SandboxError", traceback.format_exc())
+            os.write(channel_fd, protocol.encode(protocol.INIT_ERROR, {"platform": True}, body))
+            os._exit(70)
+        try:
+            bootstrap.serve(channel, spec["handler"], spec["task_root"])
+        finally:
+            os._exit(1)
+
+    def kill(self, pid: int) -> None:
+        pidfd = self.pidfd_by_pid.get(pid)
+        if pidfd is None:
+            return  # already reaped: never signal a pid that may have been reused
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        if self.mode == "process":
+            # The instance leads its own session: take its descendants with it.
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def on_exit(self, pidfd: int) -> None:
+        pid = self.pidfds.pop(pidfd)
+        del self.pidfd_by_pid[pid]
+        self.selector.unregister(pidfd)
+        os.close(pidfd)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            self.send({"op": "exited", "pid": pid, "signal": os.WTERMSIG(status)})
+        else:
+            self.send({"op": "exited", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
+
+    def shutdown(self) -> NoReturn:
+        # The engine is gone: no instance outlives it.
+        for pid in list(self.pidfd_by_pid):
+            self.kill(pid)
+        os._exit(0)
+
+
+def main(config: dict[str, Any]) -> NoReturn:
+    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+    control = socket.socket(fileno=config["control_fd"])
+    if config["mode"] != "process":
+        template.enter(config["rootfs"])
+    for name in config.get("preload", []):
+        __import__(name)
+    # Objects alive now are shared copy-on-write by every instance: keep the GC from touching them.
+    gc.collect()
+    gc.freeze()
+    sys.stdout.flush()
+    Zygote(control, config["mode"]).run()

@@ -1,0 +1,143 @@
+"""Per-instance cgroups for memory, CPU and process count, on cgroup v1 or v2 (whichever has them).
+
+Instances get a cgroup each, below the cgroup gureum itself runs in (so a delegated subtree
+works). CPU follows Lambda: 1769 MB of memory buys one full vCPU, less buys a proportional share.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+MB_PER_VCPU = 1769
+CFS_PERIOD_US = 100_000
+CONTROLLERS = ("memory", "cpu", "pids")
+
+
+def _own_cgroup_paths() -> dict[str, str]:
+    """controller -> this process's cgroup path (key "" is the v2 unified hierarchy)."""
+    paths: dict[str, str] = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(","):
+            paths[controller.removeprefix("name=")] = path
+    return paths
+
+
+def _mounts() -> dict[str, str]:
+    """v1 controller (or "" for cgroup2) -> its mount point."""
+    found: dict[str, str] = {}
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        _, mount_point, fstype, options, *_ = line.split()
+        if fstype == "cgroup2":
+            found.setdefault("", mount_point)
+        elif fstype == "cgroup":
+            for option in options.split(","):
+                if option in CONTROLLERS:
+                    found[option] = mount_point
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    memory_mb: int
+    pids: int
+
+    @property
+    def cpu_quota_us(self) -> int:
+        # At least 1 ms per period: below that, the kernel refuses the quota.
+        return max(1000, CFS_PERIOD_US * self.memory_mb // MB_PER_VCPU)
+
+
+class InstanceCgroup:
+    """The cgroup directories of one instance (one per v1 controller, or one v2 directory)."""
+
+    def __init__(self, directories: list[Path]) -> None:
+        self.directories = directories
+
+    def open_procs(self) -> list[int]:
+        """Write-only fds on cgroup.procs, handed to the child so it can move itself in."""
+        return [os.open(d / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC) for d in self.directories]
+
+    def oom_killed(self) -> bool:
+        for directory in self.directories:
+            for name, marker in (("memory.oom_control", "oom_kill "), ("memory.events", "oom_kill ")):
+                with contextlib.suppress(OSError):
+                    for line in (directory / name).read_text().splitlines():
+                        if line.startswith(marker) and int(line.split()[1]) > 0:
+                            return True
+        return False
+
+    def remove(self) -> bool:
+        """Kill anything left inside and remove the directories; False if one is still busy."""
+        removed = True
+        for directory in self.directories:
+            with contextlib.suppress(OSError):
+                for pid in (directory / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(OSError):
+                        os.kill(int(pid), signal.SIGKILL)
+            try:
+                directory.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                removed = False
+        return removed
+
+
+class CgroupManager:
+    def __init__(self, bases: dict[str, Path], unified: bool) -> None:
+        self.bases = bases  # controller (or "" for v2) -> directory holding gureum's instances
+        self.unified = unified
+
+    @classmethod
+    def detect(cls) -> CgroupManager | None:
+        """The manager for this host, or None when cgroups can't be used (not root, not Linux)."""
+        try:
+            mounts, own = _mounts(), _own_cgroup_paths()
+        except OSError:
+            return None
+        if all(c in mounts for c in CONTROLLERS):
+            bases = {c: Path(mounts[c] + own.get(c, "/")) / "gureum" for c in CONTROLLERS}
+            unified = False
+        elif "" in mounts:
+            base = Path(mounts[""] + own.get("", "/")) / "gureum"
+            available = (base.parent / "cgroup.controllers").read_text().split()
+            if not all(c in available for c in CONTROLLERS):
+                return None
+            bases, unified = {"": base}, True
+        else:
+            return None
+        try:
+            for base in bases.values():
+                base.mkdir(exist_ok=True)
+            if unified:
+                (bases[""] / "cgroup.subtree_control").write_text("+memory +cpu +pids")
+        except OSError:
+            return None
+        return cls(bases, unified)
+
+    def create(self, name: str, limits: Limits) -> InstanceCgroup:
+        if self.unified:
+            directory = self.bases[""] / name
+            directory.mkdir()
+            (directory / "memory.max").write_text(str(limits.memory_mb * 1024 * 1024))
+            (directory / "memory.swap.max").write_text("0")
+            (directory / "cpu.max").write_text(f"{limits.cpu_quota_us} {CFS_PERIOD_US}")
+            (directory / "pids.max").write_text(str(limits.pids))
+            return InstanceCgroup([directory])
+        directories = [self.bases[c] / name for c in CONTROLLERS]
+        for directory in directories:
+            directory.mkdir()
+        memory, cpu, pids = directories
+        (memory / "memory.limit_in_bytes").write_text(str(limits.memory_mb * 1024 * 1024))
+        with contextlib.suppress(OSError):  # only where swap accounting is on
+            (memory / "memory.memsw.limit_in_bytes").write_text(str(limits.memory_mb * 1024 * 1024))
+        (cpu / "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
+        (cpu / "cpu.cfs_quota_us").write_text(str(limits.cpu_quota_us))
+        (cpu / "cpu.shares").write_text(str(max(2, 1024 * limits.memory_mb // MB_PER_VCPU)))
+        (pids / "pids.max").write_text(str(limits.pids))
+        return InstanceCgroup(directories)

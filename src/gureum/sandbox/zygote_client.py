@@ -1,0 +1,181 @@
+"""The engine's side of a zygote: start it, ask it for instances, hear when they exit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import gureum.runtime
+
+RUNTIME_DIR = Path(gureum.runtime.__file__).parent
+
+# Loads gureum.runtime as a stand-alone package, so the zygote imports nothing but the standard
+# library and the runtime itself (the rest of gureum, and its dependencies, stay outside).
+_LAUNCHER = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location(
+    "gureum_runtime", sys.argv[1] + "/__init__.py", submodule_search_locations=[sys.argv[1]])
+module = importlib.util.module_from_spec(spec)
+sys.modules["gureum_runtime"] = module
+spec.loader.exec_module(module)
+from gureum_runtime import zygote
+zygote.main(json.loads(sys.argv[2]))
+"""
+
+PRELOAD = ("json", "logging", "traceback", "decimal", "datetime", "base64", "uuid")
+
+
+class ExitStatus:
+    """How an instance ended, worded as Lambda words it ("signal: killed", "exit status 1")."""
+
+    SIGNAL_NAMES = {9: "killed", 6: "aborted", 11: "segmentation fault", 15: "terminated"}
+
+    def __init__(self, code: int | None = None, signal: int | None = None) -> None:
+        self.code = code
+        self.signal = signal
+
+    def describe(self) -> str:
+        if self.signal is not None:
+            return f"signal: {self.SIGNAL_NAMES.get(self.signal, f'signal {self.signal}')}"
+        return f"exit status {self.code}"
+
+
+class ZygoteError(Exception):
+    pass
+
+
+class ZygoteClient:
+    def __init__(self, executable: str, mode: str, rootfs: dict[str, Any] | None) -> None:
+        self.executable = executable
+        self.mode = mode
+        self.rootfs = rootfs
+        self.process: subprocess.Popen[bytes] | None = None
+        self.control: socket.socket | None = None
+        self.tokens = itertools.count(1)
+        self.pending: dict[int, asyncio.Future[int]] = {}
+        self.exits: dict[int, asyncio.Future[ExitStatus]] = {}
+        self.reader: asyncio.Task[None] | None = None
+        self.started = asyncio.Lock()
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None and self.reader is not None
+
+    async def ensure_started(self) -> None:
+        async with self.started:
+            if self.alive:
+                return
+            await self._start()
+
+    async def _start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        config = {
+            "mode": self.mode,
+            "control_fd": theirs.fileno(),
+            "rootfs": self.rootfs,
+            "preload": list(PRELOAD),
+        }
+        argv = [self.executable, "-I", "-S", "-c", _LAUNCHER, str(RUNTIME_DIR), json.dumps(config)]
+        # The zygote starts with an empty environment: nothing of the platform's leaks into instances.
+        self.process = subprocess.Popen(
+            argv, pass_fds=[theirs.fileno()], env={}, stdin=subprocess.DEVNULL, cwd="/"
+        )
+        theirs.close()
+        ours.setblocking(False)
+        self.control = ours
+        self.reader = asyncio.create_task(self._read_loop(ours))
+
+    async def _read_loop(self, control: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                data = await loop.sock_recv(control, 65536)
+                if not data:
+                    break
+                self._on_message(json.loads(data))
+        except (OSError, ValueError):
+            pass
+        finally:
+            self._fail_all(ZygoteError("the zygote exited"))
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        op = message["op"]
+        if op == "spawned":
+            self.exits.setdefault(message["pid"], asyncio.get_running_loop().create_future())
+            future = self.pending.pop(message["token"], None)
+            if future is not None and not future.done():
+                future.set_result(message["pid"])
+        elif op == "spawn_failed":
+            future = self.pending.pop(message["token"], None)
+            if future is not None and not future.done():
+                future.set_exception(ZygoteError(message["error"]))
+        elif op == "exited":
+            status = ExitStatus(message.get("code"), message.get("signal"))
+            exit_future = self.exits.setdefault(
+                message["pid"], asyncio.get_running_loop().create_future()
+            )
+            if not exit_future.done():
+                exit_future.set_result(status)
+
+    def _fail_all(self, error: Exception) -> None:
+        self.reader = None
+        for future in self.pending.values():
+            if not future.done():
+                future.set_exception(error)
+        self.pending.clear()
+        for exit_future in self.exits.values():
+            if not exit_future.done():
+                # Instances die with their zygote (PDEATHSIG).
+                exit_future.set_result(ExitStatus(signal=9))
+
+    def _send(self, message: dict[str, Any], fds: list[int]) -> None:
+        if self.control is None:
+            raise ZygoteError("the zygote is not running")
+        # Control messages are tiny and the zygote drains its socket at once; a full buffer means a
+        # wedged zygote, which the caller treats as a platform error.
+        socket.send_fds(self.control, [json.dumps(message).encode()], fds)
+
+    async def spawn(self, spec: dict[str, Any], fds: list[int]) -> int:
+        """Start an instance; returns its pid (in the host's PID namespace)."""
+        await self.ensure_started()
+        token = next(self.tokens)
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.pending[token] = future
+        try:
+            self._send({"op": "spawn", "token": token, **spec}, fds)
+        except OSError as exc:
+            self.pending.pop(token, None)
+            raise ZygoteError(f"cannot reach the zygote: {exc}") from exc
+        return await future
+
+    def kill(self, pid: int) -> None:
+        with contextlib.suppress(OSError, ZygoteError):
+            self._send({"op": "kill", "pid": pid}, [])
+
+    async def wait_exit(self, pid: int) -> ExitStatus:
+        future = self.exits.setdefault(pid, asyncio.get_running_loop().create_future())
+        try:
+            return await asyncio.shield(future)
+        finally:
+            if future.done():
+                self.exits.pop(pid, None)
+
+    async def aclose(self) -> None:
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            await asyncio.to_thread(self.process.wait)
+        if self.reader is not None:
+            self.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.reader
+
