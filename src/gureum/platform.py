@@ -1,9 +1,9 @@
 """gureum as a Python API: open a data directory, manage functions, invoke them.
 
-    async with await open_platform(data_dir) as platform:
-        await platform.functions.create(name="hello", runtime="python3.11",
-                                        handler="app.handler", code=zip_bytes)
-        result = await platform.invoke("hello", b'{"name": "world"}')
+async with await open_platform(data_dir) as platform:
+    await platform.functions.create(name="hello", runtime="python3.11",
+                                    handler="app.handler", code=zip_bytes)
+    result = await platform.invoke("hello", b'{"name": "world"}')
 """
 
 from __future__ import annotations
@@ -128,12 +128,16 @@ class Functions:
         if description is not None:
             changes["description"] = validation.validate_description(description)
         if ephemeral_storage_mb is not None:
-            changes["ephemeral_storage_mb"] = validation.validate_ephemeral_storage(ephemeral_storage_mb)
+            changes["ephemeral_storage_mb"] = validation.validate_ephemeral_storage(
+                ephemeral_storage_mb
+            )
         return await self._replace(name, **changes)
 
     async def set_reserved_concurrency(self, name: str, reserved: int | None) -> FunctionConfig:
         p = self._platform
-        checked = validation.validate_reserved_concurrency(reserved, p.settings.engine.max_concurrency)
+        checked = validation.validate_reserved_concurrency(
+            reserved, p.settings.engine.max_concurrency
+        )
         config = await self._replace(name, reserved_concurrency=checked)
         p.engine.admission.set_reserved(name, checked)
         return config
@@ -196,7 +200,9 @@ class Platform:
     def config(self, name: str) -> FunctionConfig:
         config = self.configs.get(name)
         if config is None:
-            raise ResourceNotFoundException(f"Function not found: {self.settings.engine.function_arn(name)}")
+            raise ResourceNotFoundException(
+                f"Function not found: {self.settings.engine.function_arn(name)}"
+            )
         return config
 
     async def invoke(
@@ -213,7 +219,9 @@ class Platform:
         request_id: str | None = None,
         limit: int = 1000,
     ) -> list[LogLine]:
-        return await self.telemetry.logs(name, start=start, end=end, request_id=request_id, limit=limit)
+        return await self.telemetry.logs(
+            name, start=start, end=end, request_id=request_id, limit=limit
+        )
 
     async def stats(self, name: str, *, since: float | None = None) -> FunctionStats:
         return await self.telemetry.stats(name, since=since)
@@ -228,7 +236,10 @@ class Platform:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.aclose()
 
@@ -250,7 +261,9 @@ async def open_platform(
         data_dir / "telemetry.db", clock=clock, log_retention_bytes=settings.log_retention_bytes
     )
     await telemetry.start()
-    sandboxes = SandboxManager(data_dir / "sandbox", data_dir / "code" / "unpacked", settings.isolation)
+    sandboxes = SandboxManager(
+        data_dir / "sandbox", data_dir / "code" / "unpacked", settings.isolation
+    )
     (data_dir / "sandbox").mkdir(exist_ok=True)
     platform = Platform(data_dir, settings, clock, registry, code, telemetry, sandboxes)
     platform.engine.start()

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..clock import Clock, SystemClock
-from ..errors import ServiceException
+from ..errors import ServiceException, TooManyRequestsException
 from ..runtime import protocol
 from ..sandbox.manager import InstanceSpec, SandboxManager
 from ..sandbox.runtimes import find_interpreter
@@ -116,7 +116,9 @@ class Engine:
             yield from pool.busy
 
     def instances(self, function: str) -> list[Instance]:
-        return [i for (name, _), p in self.pools.items() if name == function for i in (*p.idle, *p.busy)]
+        return [
+            i for (name, _), p in self.pools.items() if name == function for i in (*p.idle, *p.busy)
+        ]
 
     async def reap_idle(self) -> int:
         """Stop instances idle for longer than the keep-alive; returns how many were stopped."""
@@ -161,14 +163,15 @@ class Engine:
             freed += instance.config.memory_mb
         await asyncio.gather(*(self._retire(i) for i in victims))
 
-    async def _cold_start(self, config: FunctionConfig, pool: FunctionPool) -> tuple[Instance, Reply | None]:
+    async def _cold_start(
+        self, config: FunctionConfig, pool: FunctionPool
+    ) -> tuple[Instance, Reply | None]:
         """Start an instance; returns it with an init error reply if its init failed."""
         await self._make_room(config.memory_mb)
         if not self.admission.memory_fits(config.memory_mb):
-            from ..errors import TooManyRequestsException
-
             raise TooManyRequestsException(
-                "Rate Exceeded. The node's memory budget is used up.", "ConcurrentInvocationLimitExceeded"
+                "Rate Exceeded. The node's memory budget is used up.",
+                "ConcurrentInvocationLimitExceeded",
             )
         self.admission.memory_used_mb += config.memory_mb
         instance_id = f"{self.instance_prefix}-{next(self.instance_ids)}"
@@ -180,12 +183,15 @@ class Engine:
         pool.busy.add(instance)
         try:
             kind, meta, body = await asyncio.wait_for(instance.wait_ready(), INIT_TIMEOUT_S)
-        except (TimeoutError, InstanceGone) as exc:
-            error = report.timeout_message(INIT_TIMEOUT_S) if isinstance(exc, TimeoutError) else None
-            if error is None:
-                status = await self._exit_status(instance)
-                error = f"Runtime exited with error: {status}"
-            payload = report.platform_error("", "Runtime.ExitError", error)
+        except TimeoutError:
+            message = report.timeout_message(INIT_TIMEOUT_S)
+            payload = report.platform_error("", "Sandbox.Timedout", f"Init phase: {message}")
+            return instance, Reply(protocol.ERROR, {"type": "Sandbox.Timedout"}, payload)
+        except InstanceGone:
+            status = await self._exit_status(instance)
+            payload = report.platform_error(
+                "", "Runtime.ExitError", f"Runtime exited with error: {status}"
+            )
             return instance, Reply(protocol.ERROR, {"type": "Runtime.ExitError"}, payload)
         if kind == protocol.INIT_ERROR:
             if meta.get("platform"):
@@ -222,7 +228,9 @@ class Engine:
 
     async def _exit_status(self, instance: Instance) -> str:
         try:
-            status = await asyncio.wait_for(self.sandboxes.wait_exit(instance.sandbox), EXIT_STATUS_WAIT_S)
+            status = await asyncio.wait_for(
+                self.sandboxes.wait_exit(instance.sandbox), EXIT_STATUS_WAIT_S
+            )
         except TimeoutError:
             return "signal: killed"
         return status.describe()
@@ -272,7 +280,9 @@ class Engine:
         healthy = False
         try:
             if init_error is not None:
-                outcome = _Outcome(init_error.body, init_error.meta.get("type", "Runtime.Unknown"), 0)
+                outcome = _Outcome(
+                    init_error.body, init_error.meta.get("type", "Runtime.Unknown"), 0
+                )
             else:
                 outcome, healthy = await self._run(instance, config, request_id, payload, options)
         except BaseException:
@@ -289,7 +299,15 @@ class Engine:
         else:
             await self._discard(instance, pool)
         return self._finish(
-            config, request_id, started_wall, outcome, logs, duration_ms, init_ms, cold, instance_wait_ms
+            config,
+            request_id,
+            started_wall,
+            outcome,
+            logs,
+            duration_ms,
+            init_ms,
+            cold,
+            instance_wait_ms,
         )
 
     async def _run(
@@ -303,7 +321,8 @@ class Engine:
         """Send one event to a ready instance; returns the outcome and whether it may be reused."""
         meta: dict[str, object] = {
             "id": request_id,
-            "deadline_ms": int(self.clock.time() * 1000) + config.timeout_s * 1000,
+            # Real wall time, not the injectable clock: the sandbox compares it with time.time().
+            "deadline_ms": int(time.time() * 1000) + config.timeout_s * 1000,
             "arn": self.settings.function_arn(config.name),
         }
         if options.client_context:
@@ -316,13 +335,17 @@ class Engine:
             message = report.timeout_message(config.timeout_s)
             body = report.platform_error(request_id, "Sandbox.Timedout", message)
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.clock.time()))
-            return _Outcome(body, "Sandbox.Timedout", config.memory_mb, f"{stamp}Z {request_id} {message}\n"), False
+            return _Outcome(
+                body, "Sandbox.Timedout", config.memory_mb, f"{stamp}Z {request_id} {message}\n"
+            ), False
         except InstanceGone:
             instance.sandbox.zygote.kill(instance.sandbox.pid)
             status = await self._exit_status(instance)
             oom = instance.sandbox.cgroup is not None and instance.sandbox.cgroup.oom_killed()
             error_type = "Runtime.OutOfMemory" if oom else "Runtime.ExitError"
-            body = report.platform_error(request_id, error_type, f"Runtime exited with error: {status}")
+            body = report.platform_error(
+                request_id, error_type, f"Runtime exited with error: {status}"
+            )
             max_memory = config.memory_mb if oom else 0
             return _Outcome(body, error_type, max_memory), False
         max_memory_mb = -(-int(reply.meta.get("maxrss_kb", 0)) // 1024)

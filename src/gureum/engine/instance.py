@@ -61,7 +61,8 @@ class OutputCapture:
         self.read_available()
         text = b"".join(self.chunks).decode("utf-8", "replace")
         if self.dropped:
-            text += f"\n[gureum] {self.dropped} bytes of output dropped (limit {MAX_LOG_BYTES_PER_INVOCATION})\n"
+            limit = MAX_LOG_BYTES_PER_INVOCATION
+            text += f"\n[gureum] {self.dropped} bytes of output dropped (limit {limit})\n"
         self.chunks, self.size, self.dropped = [], 0, 0
         return text
 
@@ -73,7 +74,9 @@ class OutputCapture:
 
 
 class Instance:
-    def __init__(self, instance_id: str, config: FunctionConfig, sandbox: Sandbox, manager: SandboxManager) -> None:
+    def __init__(
+        self, instance_id: str, config: FunctionConfig, sandbox: Sandbox, manager: SandboxManager
+    ) -> None:
         self.id = instance_id
         self.config = config
         self.sandbox = sandbox

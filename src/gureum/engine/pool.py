@@ -54,7 +54,9 @@ class Admission:
         else:
             unreserved_pool = self.max_concurrency - sum(self.reserved.values())
             if self.unreserved_active >= unreserved_pool:
-                raise TooManyRequestsException("Rate Exceeded.", "ConcurrentInvocationLimitExceeded")
+                raise TooManyRequestsException(
+                    "Rate Exceeded.", "ConcurrentInvocationLimitExceeded"
+                )
             self.unreserved_active += 1
         self.active[function] += 1
         return reserved is None

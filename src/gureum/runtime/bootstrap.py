@@ -1,4 +1,4 @@
-"""The Python runtime inside an instance: load the handler once, then serve invocations one at a time."""
+"""The Python runtime inside an instance: load the handler once, then serve invocations in turn."""
 
 from __future__ import annotations
 
@@ -52,7 +52,9 @@ def load_handler(spec: str) -> Handler:
         raise RuntimeFault("Runtime.ImportModuleError", message) from None
     except SyntaxError as exc:
         message = f"Syntax error in module '{module_name}': {exc}"
-        raise RuntimeFault("Runtime.UserCodeSyntaxError", message, user_stack(exc.__traceback__)) from None
+        raise RuntimeFault(
+            "Runtime.UserCodeSyntaxError", message, user_stack(exc.__traceback__)
+        ) from None
     except Exception as exc:
         # Any other failure in the module's init code is reported under the user's exception name.
         raise RuntimeFault(type(exc).__name__, str(exc), user_stack(exc.__traceback__)) from None
@@ -131,18 +133,24 @@ def invoke_once(handler: Handler, request_id: str, meta: dict[str, Any], body: b
     try:
         event = json.loads(body) if body else {}
     except ValueError as exc:
-        fault = protocol.error_body("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}", request_id)
+        fault = protocol.error_body(
+            "Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}", request_id
+        )
         return protocol.ERROR, {"type": "Runtime.UnmarshalError"}, fault
     try:
         result = handler(event, context)
     except Exception as exc:
         error_type = type(exc).__name__
-        body_out = protocol.error_body(error_type, str(exc), request_id, user_stack(exc.__traceback__))
+        body_out = protocol.error_body(
+            error_type, str(exc), request_id, user_stack(exc.__traceback__)
+        )
         return protocol.ERROR, {"type": error_type}, body_out
     try:
         payload = json.dumps(result).encode()
     except (TypeError, ValueError) as exc:
-        fault = protocol.error_body("Runtime.MarshalError", f"Unable to marshal response: {exc}", request_id)
+        fault = protocol.error_body(
+            "Runtime.MarshalError", f"Unable to marshal response: {exc}", request_id
+        )
         return protocol.ERROR, {"type": "Runtime.MarshalError"}, fault
     return protocol.RESULT, {}, payload
 
@@ -170,11 +178,11 @@ def serve(channel: socket.socket, handler_spec: str, task_root: str) -> NoReturn
             os._exit(0)
         _, meta_len, body_len = protocol.HEADER.unpack(header)
         meta = json.loads(_recv_exact(channel, meta_len) or b"{}")
-        body = _recv_exact(channel, body_len) if body_len else b""
+        body = (_recv_exact(channel, body_len) or b"") if body_len else b""
         request_id = meta["id"]
         request_filter.request_id = request_id
         os.environ["_X_AMZN_TRACE_ID"] = meta.get("trace_id", "")
-        kind, reply_meta, reply = invoke_once(handler, request_id, meta, body or b"")
+        kind, reply_meta, reply = invoke_once(handler, request_id, meta, body)
         # Output written before the reply must reach the engine before the reply does.
         sys.stdout.flush()
         sys.stderr.flush()

@@ -1,4 +1,4 @@
-"""The ``context`` object handed to a handler, with the attributes Lambda's Python runtime gives it."""
+"""The ``context`` handed to a handler, with the attributes Lambda's Python runtime gives it."""
 
 from __future__ import annotations
 

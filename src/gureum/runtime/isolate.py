@@ -11,13 +11,17 @@ from . import linux
 from .template import CODE_MOUNT
 
 NAMESPACES = (
-    linux.CLONE_NEWNS | linux.CLONE_NEWPID | linux.CLONE_NEWNET | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS
+    linux.CLONE_NEWNS
+    | linux.CLONE_NEWPID
+    | linux.CLONE_NEWNET
+    | linux.CLONE_NEWIPC
+    | linux.CLONE_NEWUTS
 )
 SIGKILL = 9
 
 
 def join_cgroups(procs_fds: list[int]) -> None:
-    # Writing "0" moves the writer itself: every byte the instance allocates from here on is charged.
+    # Writing "0" moves the writer itself: everything the instance allocates from now is charged.
     for fd in procs_fds:
         os.write(fd, b"0")
         os.close(fd)
@@ -29,7 +33,9 @@ def mount_instance_fs(spec: dict[str, Any]) -> None:
     linux.umount(CODE_MOUNT)  # other functions' code disappears from this instance's view
     tmp_options = f"size={spec['tmp_mb']}m,mode=1777"
     linux.mount("tmpfs", "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, tmp_options)
-    linux.mount("tmpfs", "/dev/shm", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=64m,mode=1777")
+    linux.mount(
+        "tmpfs", "/dev/shm", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=64m,mode=1777"
+    )
     proc_flags = linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
     linux.mount("proc", "/proc", "proc", proc_flags, "hidepid=2")
 

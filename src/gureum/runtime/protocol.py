@@ -31,13 +31,14 @@ def encode(kind: int, meta: dict[str, Any], body: bytes = b"") -> bytes:
     return HEADER.pack(kind, len(meta_bytes), len(body)) + meta_bytes + body
 
 
-def error_body(error_type: str, message: str, stack: list[str] | None = None) -> bytes:
+def error_body(
+    error_type: str, message: str, request_id: str = "", stack: list[str] | None = None
+) -> bytes:
     """Lambda's error JSON: what the caller reads when a function fails."""
-    return json.dumps(
-        {
-            "errorMessage": message,
-            "errorType": error_type,
-            "requestId": "",
-            "stackTrace": stack or [],
-        }
-    ).encode()
+    error = {
+        "errorMessage": message,
+        "errorType": error_type,
+        "requestId": request_id,
+        "stackTrace": stack or [],
+    }
+    return json.dumps(error).encode()

@@ -11,7 +11,9 @@ from typing import Any
 
 from . import linux
 
-CODE_MOUNT = "/.code"  # the host's unpacked-code cache; every instance unmounts it after binding its own
+CODE_MOUNT = (
+    "/.code"  # the host's unpacked-code cache; every instance unmounts it after binding its own
+)
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 
@@ -20,7 +22,7 @@ def _ensure_dir(path: str) -> None:
 
 
 def _bind_host_path(root: str, host_path: str) -> None:
-    """Bind a host path read-only at the same place in the template (symlinks are copied as links)."""
+    """Bind a host path read-only at the same place in the template (symlinks stay links)."""
     target = root + host_path
     if os.path.islink(host_path):
         _ensure_dir(os.path.dirname(target))
@@ -38,7 +40,7 @@ def _bind_host_path(root: str, host_path: str) -> None:
 
 
 def build(spec: dict[str, Any]) -> str:
-    """Mount the template described by ``spec`` at spec["root"] (in the zygote's private mount ns)."""
+    """Mount the template ``spec`` describes at spec["root"], in the zygote's private mount ns."""
     root = spec["root"]
     _ensure_dir(root)
     linux.mount("tmpfs", root, "tmpfs", linux.MS_NOSUID, "size=16m,mode=0755")

@@ -14,6 +14,7 @@ Instance exits are watched through pidfds, so a signal-free poll loop is all the
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -67,10 +68,8 @@ class Zygote:
     def spawn(self, spec: dict[str, Any], fds: list[int]) -> None:
         channel_fd, output_fd, *cgroup_fds = fds
         try:
-            if self.mode == "process":
-                pid = os.fork()
-            else:
-                pid = linux.clone_process(isolate.NAMESPACES)
+            process_only = self.mode == "process"
+            pid = os.fork() if process_only else linux.clone_process(isolate.NAMESPACES)
         except OSError as exc:
             for fd in fds:
                 os.close(fd)
@@ -125,10 +124,8 @@ class Zygote:
         signal.pidfd_send_signal(pidfd, signal.SIGKILL)
         if self.mode == "process":
             # The instance leads its own session: take its descendants with it.
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def on_exit(self, pidfd: int) -> None:
         pid = self.pidfds.pop(pidfd)

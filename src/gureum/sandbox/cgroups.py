@@ -64,7 +64,10 @@ class InstanceCgroup:
 
     def oom_killed(self) -> bool:
         for directory in self.directories:
-            for name, marker in (("memory.oom_control", "oom_kill "), ("memory.events", "oom_kill ")):
+            for name, marker in (
+                ("memory.oom_control", "oom_kill "),
+                ("memory.events", "oom_kill "),
+            ):
                 with contextlib.suppress(OSError):
                     for line in (directory / name).read_text().splitlines():
                         if line.startswith(marker) and int(line.split()[1]) > 0:

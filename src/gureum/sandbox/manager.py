@@ -1,4 +1,4 @@
-"""The host side of isolation: choose the level, keep a zygote per runtime, start and stop instances."""
+"""Host side of isolation: choose the level, keep a zygote per runtime, start and stop instances."""
 
 from __future__ import annotations
 
@@ -57,7 +57,9 @@ class Sandbox:
 
 
 class SandboxManager:
-    def __init__(self, work_dir: Path, code_root: Path, level: IsolationLevel | None = None) -> None:
+    def __init__(
+        self, work_dir: Path, code_root: Path, level: IsolationLevel | None = None
+    ) -> None:
         self.work_dir = work_dir
         self.code_root = code_root
         self.level: IsolationLevel = level or detect_level()
@@ -74,7 +76,9 @@ class SandboxManager:
         if zygote is None:
             interpreter = find_interpreter(runtime)
             if interpreter is None:
-                raise InvalidRuntimeException(f"The runtime {runtime} is not available on this host.")
+                raise InvalidRuntimeException(
+                    f"The runtime {runtime} is not available on this host."
+                )
             rootfs = None
             if self.level != "process":
                 root = self.work_dir / f"root-{runtime}"

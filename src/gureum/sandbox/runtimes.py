@@ -52,7 +52,9 @@ def _candidates(version: str) -> list[str]:
     found.append(shutil.which(f"python{version}") or "")
     found += [f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"]
     pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    found += sorted(glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}"), reverse=True)
+    found += sorted(
+        glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}"), reverse=True
+    )
     return [path for path in found if path and os.path.isfile(path)]
 
 

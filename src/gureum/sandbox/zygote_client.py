@@ -9,7 +9,7 @@ import json
 import socket
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gureum.runtime
 
@@ -34,7 +34,12 @@ PRELOAD = ("json", "logging", "traceback", "decimal", "datetime", "base64", "uui
 class ExitStatus:
     """How an instance ended, worded as Lambda words it ("signal: killed", "exit status 1")."""
 
-    SIGNAL_NAMES = {9: "killed", 6: "aborted", 11: "segmentation fault", 15: "terminated"}
+    SIGNAL_NAMES: ClassVar[dict[int, str]] = {
+        9: "killed",
+        6: "aborted",
+        11: "segmentation fault",
+        15: "terminated",
+    }
 
     def __init__(self, code: int | None = None, signal: int | None = None) -> None:
         self.code = code
@@ -55,7 +60,7 @@ class ZygoteClient:
         self.executable = executable
         self.mode = mode
         self.rootfs = rootfs
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: asyncio.subprocess.Process | None = None
         self.control: socket.socket | None = None
         self.tokens = itertools.count(1)
         self.pending: dict[int, asyncio.Future[int]] = {}
@@ -65,7 +70,9 @@ class ZygoteClient:
 
     @property
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None and self.reader is not None
+        return (
+            self.process is not None and self.process.returncode is None and self.reader is not None
+        )
 
     async def ensure_started(self) -> None:
         async with self.started:
@@ -82,9 +89,9 @@ class ZygoteClient:
             "preload": list(PRELOAD),
         }
         argv = [self.executable, "-I", "-S", "-c", _LAUNCHER, str(RUNTIME_DIR), json.dumps(config)]
-        # The zygote starts with an empty environment: nothing of the platform's leaks into instances.
-        self.process = subprocess.Popen(
-            argv, pass_fds=[theirs.fileno()], env={}, stdin=subprocess.DEVNULL, cwd="/"
+        # An empty environment: nothing of the platform's own can leak into instances.
+        self.process = await asyncio.create_subprocess_exec(
+            *argv, pass_fds=[theirs.fileno()], env={}, stdin=subprocess.DEVNULL, cwd="/"
         )
         theirs.close()
         ours.setblocking(False)
@@ -173,9 +180,8 @@ class ZygoteClient:
         if self.process is not None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
-            await asyncio.to_thread(self.process.wait)
+            await self.process.wait()
         if self.reader is not None:
             self.reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.reader
-

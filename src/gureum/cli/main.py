@@ -1,0 +1,121 @@
+"""The ``gureum`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ..errors import GureumError
+from ..platform import PlatformSettings, open_platform
+from ..sandbox.runtimes import available_runtimes, host_runtime
+from ..types import InvocationResult, IsolationLevel
+from .packaging import zip_directory
+
+app = typer.Typer(help="gureum: a self-hosted serverless platform.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+
+def _parse_env(pairs: list[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--env")
+        env[key] = value
+    return env
+
+
+def _print_result(result: InvocationResult, as_json: bool) -> None:
+    if as_json:
+        summary = {
+            "requestId": result.request_id,
+            "functionError": result.function_error,
+            "payload": json.loads(result.payload) if result.payload else None,
+            "durationMs": round(result.duration_ms, 3),
+            "billedDurationMs": result.billed_duration_ms,
+            "initDurationMs": result.init_duration_ms and round(result.init_duration_ms, 3),
+            "maxMemoryUsedMb": result.max_memory_used_mb,
+            "costUsd": result.cost_usd,
+            "logs": result.logs,
+        }
+        out.print_json(json.dumps(summary))
+        return
+    # Plain writes, not rich: log lines and payloads must come out byte for byte, unwrapped.
+    typer.echo(result.logs, err=True, nl=False)
+    typer.echo(result.payload.decode("utf-8", "replace"))
+
+
+@app.command("invoke-local")
+def invoke_local(
+    path: Annotated[
+        Path, typer.Argument(help="Folder with the handler code.", exists=True, file_okay=False)
+    ],
+    handler: Annotated[str, typer.Option(help="module.function to call.")] = "app.handler",
+    event: Annotated[str, typer.Option(help="The event, as JSON.")] = "{}",
+    event_file: Annotated[Path | None, typer.Option(help="Read the event from this file.")] = None,
+    runtime: Annotated[str, typer.Option(help="Runtime, e.g. python3.11.")] = host_runtime(),
+    memory: Annotated[int, typer.Option(help="Memory in MB (128-10240).")] = 128,
+    timeout: Annotated[int, typer.Option(help="Timeout in seconds (1-900).")] = 3,
+    env: Annotated[list[str] | None, typer.Option(help="KEY=VALUE, repeatable.")] = None,
+    isolation: Annotated[
+        str | None, typer.Option(help="full or process (default: the strongest available).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Deploy a folder to a throw-away gureum and invoke it once: prints the logs and the result."""
+    payload = event_file.read_bytes() if event_file else event.encode()
+    try:
+        json.loads(payload or b"{}")
+    except ValueError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="--event") from exc
+    code = zip_directory(path)
+    function_env = _parse_env(env or [])
+
+    async def run() -> InvocationResult:
+        with tempfile.TemporaryDirectory(prefix="gureum-local-") as data_dir:
+            level: IsolationLevel | None = isolation  # type: ignore[assignment]
+            async with await open_platform(data_dir, PlatformSettings(isolation=level)) as platform:
+                err.print(f"[dim]isolation: {platform.isolation}[/dim]")
+                name = "".join(c if c.isalnum() or c in "-_" else "-" for c in path.resolve().name)
+                await platform.functions.create(
+                    name=name or "function",
+                    runtime=runtime,
+                    handler=handler,
+                    code=code,
+                    memory_mb=memory,
+                    timeout_s=timeout,
+                    env=function_env,
+                )
+                return await platform.invoke(name or "function", payload)
+
+    try:
+        result = asyncio.run(run())
+    except GureumError as exc:
+        err.print(f"[red]{exc.error_type}[/red]: {exc.message}", highlight=False)
+        raise typer.Exit(2) from exc
+    _print_result(result, as_json)
+    if result.function_error:
+        raise typer.Exit(1)
+
+
+@app.command()
+def runtimes() -> None:
+    """List the runtimes this host can run."""
+    for name in available_runtimes():
+        out.print(name)
+
+
+def main() -> None:  # pragma: no cover - console-script shim
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

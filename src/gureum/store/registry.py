@@ -1,0 +1,209 @@
+"""The registry: every function's configuration, in one SQLite file.
+
+Methods are synchronous and short; the async callers run them in a worker thread, so one
+connection is shared between threads behind a lock. WAL lets readers in other processes (the CLI)
+look at the file while the server writes.
+
+A function's configuration is stored whole as JSON, with the columns queries need (name, code
+hash) copied out beside it: a new FunctionConfig field then needs no migration, and JSON
+round-trips any ``str`` exactly (non-ASCII and lone surrogates are escaped, not re-encoded).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from gureum.errors import ResourceConflictException, ResourceNotFoundException
+from gureum.types import FunctionConfig
+
+DEFAULT_ARN_PREFIX = "arn:aws:lambda:us-east-1:000000000000:function:"
+
+# MIGRATIONS[n] takes a database from user_version n to n + 1. Append, never edit: a file
+# created by an older gureum replays only the steps it has not seen.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE functions (
+            name        TEXT PRIMARY KEY,
+            code_sha256 TEXT NOT NULL,
+            config      TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX functions_code ON functions (code_sha256)",
+        """
+        CREATE TABLE versions (
+            function    TEXT NOT NULL REFERENCES functions (name) ON DELETE CASCADE,
+            version     TEXT NOT NULL,
+            config      TEXT NOT NULL,
+            code_sha256 TEXT NOT NULL,
+            created     TEXT NOT NULL,
+            PRIMARY KEY (function, version)
+        )
+        """,
+        "CREATE INDEX versions_code ON versions (code_sha256)",
+        """
+        CREATE TABLE aliases (
+            function    TEXT NOT NULL REFERENCES functions (name) ON DELETE CASCADE,
+            name        TEXT NOT NULL,
+            version     TEXT NOT NULL,
+            routing     TEXT NOT NULL DEFAULT '{}',
+            description TEXT NOT NULL DEFAULT '',
+            revision_id TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (function, name)
+        )
+        """,
+        """
+        CREATE TABLE tags (
+            function TEXT NOT NULL REFERENCES functions (name) ON DELETE CASCADE,
+            key      TEXT NOT NULL,
+            value    TEXT NOT NULL,
+            PRIMARY KEY (function, key)
+        )
+        """,
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# How long a write waits for another process's write lock before failing with "database is
+# locked"; writes are single-row, so anything near this means something is stuck.
+BUSY_TIMEOUT_S = 10.0
+
+
+class SchemaTooNewError(RuntimeError):
+    """The file was written by a newer gureum: refuse rather than misread it."""
+
+
+def _dump(cfg: FunctionConfig) -> str:
+    data: dict[str, Any] = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
+    data["env"] = dict(cfg.env)  # any Mapping in, a plain JSON object out
+    return json.dumps(data)
+
+
+def _load(text: str) -> FunctionConfig:
+    return FunctionConfig(**json.loads(text))
+
+
+class Registry:
+    """Functions by name. Every method may be called from any thread; each is one transaction."""
+
+    def __init__(self, path: Path, *, arn_prefix: str = DEFAULT_ARN_PREFIX) -> None:
+        self._arn_prefix = arn_prefix
+        self._lock = threading.Lock()
+        # isolation_level=None: no implicit transactions; _transaction() says BEGIN itself.
+        self._conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            # Under WAL, NORMAL loses at most the last commits on power loss, never consistency.
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            # Per connection and off by default; the cascades depend on it.
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock up front, so a read-then-write cannot be overtaken by
+        # another process between the two.
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                # Also after a failed COMMIT, so the next BEGIN does not find a transaction open.
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def _migrate(self) -> None:
+        while True:
+            with self._transaction() as conn:
+                # Read inside the transaction: another process may have migrated meanwhile.
+                (current,) = conn.execute("PRAGMA user_version").fetchone()
+                if current > SCHEMA_VERSION:
+                    raise SchemaTooNewError(
+                        f"registry schema version {current} is newer than this gureum's "
+                        f"({SCHEMA_VERSION})"
+                    )
+                if current == SCHEMA_VERSION:
+                    return
+                for statement in MIGRATIONS[current]:
+                    conn.execute(statement)
+                # PRAGMA takes no parameters; the value is an int we computed.
+                conn.execute(f"PRAGMA user_version={current + 1}")
+
+    def _not_found(self, name: str) -> ResourceNotFoundException:
+        return ResourceNotFoundException(f"Function not found: {self._arn_prefix}{name}")
+
+    def create_function(self, cfg: FunctionConfig) -> None:
+        """Raises ResourceConflictException if a function of that name exists."""
+        with self._transaction() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO functions (name, code_sha256, config) VALUES (?, ?, ?)",
+                    (cfg.name, cfg.code_sha256, _dump(cfg)),
+                )
+            except sqlite3.IntegrityError:
+                raise ResourceConflictException(f"Function already exist: {cfg.name}") from None
+
+    def get_function(self, name: str) -> FunctionConfig:
+        """Raises ResourceNotFoundException if there is no such function."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT config FROM functions WHERE name = ?", (name,)
+            ).fetchone()
+        if row is None:
+            raise self._not_found(name)
+        return _load(row[0])
+
+    def list_functions(self) -> list[FunctionConfig]:
+        with self._lock:
+            rows = self._conn.execute("SELECT config FROM functions ORDER BY name").fetchall()
+        return [_load(text) for (text,) in rows]
+
+    def update_function(self, cfg: FunctionConfig) -> None:
+        """Replaces what is stored under ``cfg.name``; ResourceNotFoundException if nothing is."""
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE functions SET code_sha256 = ?, config = ? WHERE name = ?",
+                (cfg.code_sha256, _dump(cfg), cfg.name),
+            )
+            if cursor.rowcount == 0:
+                raise self._not_found(cfg.name)
+
+    def delete_function(self, name: str) -> FunctionConfig:
+        """Deletes the function with its versions, aliases and tags; returns its configuration
+        so the caller can collect code no longer in use. ResourceNotFoundException if absent."""
+        with self._transaction() as conn:
+            # fetchall: the DELETE only completes once its RETURNING rows are all read.
+            rows = conn.execute(
+                "DELETE FROM functions WHERE name = ? RETURNING config", (name,)
+            ).fetchall()
+        if not rows:
+            raise self._not_found(name)
+        return _load(rows[0][0])
+
+    def code_in_use(self, sha256: str) -> bool:
+        """Whether any function or published version still references this code."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM functions WHERE code_sha256 = ?)"
+                " OR EXISTS (SELECT 1 FROM versions WHERE code_sha256 = ?)",
+                (sha256, sha256),
+            ).fetchone()
+        return bool(row[0])

@@ -1,0 +1,111 @@
+"""Shared fixtures: a real platform on a temporary data dir, and helpers to deploy source code."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import textwrap
+import zipfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gureum import FunctionConfig, Platform, PlatformSettings, open_platform
+from gureum.clock import ManualClock
+from gureum.engine.engine import EngineSettings
+from gureum.sandbox.runtimes import host_runtime
+
+HOST_RUNTIME = host_runtime()
+CAN_ISOLATE = sys.platform == "linux" and os.geteuid() == 0
+
+Deploy = Callable[..., Awaitable[FunctionConfig]]
+
+
+def make_zip(files: dict[str, str | bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def source(text: str) -> str:
+    return textwrap.dedent(text).lstrip()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+def _levels() -> list[str]:
+    # The isolating level needs root on Linux; CI runs as root, so both levels are exercised there.
+    return ["full", "process"] if CAN_ISOLATE else ["process"]
+
+
+@pytest.fixture(params=_levels())
+def isolation(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def _open(tmp_path: Path, isolation: str, clock: ManualClock, **engine: Any) -> Platform:
+    settings = PlatformSettings(
+        engine=EngineSettings(**engine),
+        isolation=isolation,  # type: ignore[arg-type]
+    )
+    return await open_platform(tmp_path / "data", settings, clock=clock)
+
+
+@pytest.fixture
+async def platform(tmp_path: Path, isolation: str, clock: ManualClock) -> AsyncIterator[Platform]:
+    """A platform at each isolation level this host supports."""
+    p = await _open(tmp_path, isolation, clock)
+    try:
+        yield p
+    finally:
+        await p.aclose()
+
+
+@pytest.fixture
+async def isolated_platform(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Platform]:
+    """A platform at the `full` level only (tests of isolation itself)."""
+    if not CAN_ISOLATE:
+        pytest.fail("isolation tests need root on Linux (CI runs as root)")
+    p = await _open(tmp_path, "full", clock)
+    try:
+        yield p
+    finally:
+        await p.aclose()
+
+
+@pytest.fixture
+def open_custom(tmp_path: Path, clock: ManualClock) -> Callable[..., Awaitable[Platform]]:
+    """Open a platform with custom engine settings; the test closes it."""
+
+    async def opener(
+        isolation: str = "full" if CAN_ISOLATE else "process", **engine: Any
+    ) -> Platform:
+        return await _open(tmp_path, isolation, clock, **engine)
+
+    return opener
+
+
+def deployer(p: Platform) -> Deploy:
+    async def deploy(
+        name: str, code: str | dict[str, str | bytes], **settings: Any
+    ) -> FunctionConfig:
+        files = {"app.py": source(code)} if isinstance(code, str) else code
+        settings.setdefault("runtime", HOST_RUNTIME)
+        settings.setdefault("handler", "app.handler")
+        return await p.functions.create(name=name, code=make_zip(files), **settings)
+
+    return deploy
+
+
+@pytest.fixture
+def deploy(platform: Platform) -> Deploy:
+    """deploy(name, source_of_app_py | {path: content}, **settings) on the `platform` fixture."""
+    return deployer(platform)
