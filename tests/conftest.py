@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import sys
+import tempfile
 import textwrap
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +44,9 @@ def clock() -> ManualClock:
 
 
 def _levels() -> list[str]:
-    # The isolating level needs root on Linux; CI runs as root, so both levels are exercised there.
-    return ["full", "process"] if CAN_ISOLATE else ["process"]
+    # `full` needs root on Linux; CI runs as root, so every level is exercised there (a root
+    # gureum runs `rootless` zygotes as nobody, which is how rootless is tested).
+    return ["full", "rootless", "process"] if CAN_ISOLATE else ["rootless", "process"]
 
 
 @pytest.fixture(params=_levels())
@@ -51,12 +54,39 @@ def isolation(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+_SHARED_BASE: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_base() -> Iterator[None]:
+    """A world-readable scratch folder for rootless data dirs, removed after the session."""
+    base = Path(tempfile.mkdtemp(prefix="gureum-tests-"))
+    base.chmod(0o755)
+    _SHARED_BASE.append(base)
+    yield
+    _SHARED_BASE.clear()
+    for path in base.rglob("*"):
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def data_dir_for(tmp_path: Path, isolation: str) -> Path:
+    if isolation == "rootless" and CAN_ISOLATE:
+        # The zygote runs as nobody: its data dir must be reachable by others, which pytest's
+        # private tmp_path (mode 0700) is not.
+        shared = Path(tempfile.mkdtemp(dir=_SHARED_BASE[0]))
+        shared.chmod(0o755)
+        return shared / "data"
+    return tmp_path / "data"
+
+
 async def _open(tmp_path: Path, isolation: str, clock: ManualClock, **engine: Any) -> Platform:
     settings = PlatformSettings(
         engine=EngineSettings(**engine),
         isolation=isolation,  # type: ignore[arg-type]
     )
-    return await open_platform(tmp_path / "data", settings, clock=clock)
+    return await open_platform(data_dir_for(tmp_path, isolation), settings, clock=clock)
 
 
 @pytest.fixture

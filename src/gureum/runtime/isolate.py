@@ -7,7 +7,7 @@ import resource
 import socket
 from typing import Any
 
-from . import linux
+from . import linux, template
 from .template import CODE_MOUNT
 
 NAMESPACES = (
@@ -27,17 +27,16 @@ def join_cgroups(procs_fds: list[int]) -> None:
         os.close(fd)
 
 
-def mount_instance_fs(spec: dict[str, Any]) -> None:
-    """Inside the template: this function's code read-only, a private /tmp, and a fresh /proc."""
-    linux.bind_readonly(spec["code"], "/var/task")
-    linux.umount(CODE_MOUNT)  # other functions' code disappears from this instance's view
-    tmp_options = f"size={spec['tmp_mb']}m,mode=1777"
-    linux.mount("tmpfs", "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, tmp_options)
-    linux.mount(
-        "tmpfs", "/dev/shm", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=64m,mode=1777"
-    )
+def mount_instance_fs(spec: dict[str, Any], root: str = "") -> None:
+    """This function's code read-only, a private /tmp, and a fresh /proc, under ``root``."""
+    linux.bind_readonly(spec["code"], root + "/var/task")
+    if not root:
+        linux.umount(CODE_MOUNT)  # other functions' code disappears from this instance's view
+    private = linux.MS_NOSUID | linux.MS_NODEV
+    linux.mount("tmpfs", root + "/tmp", "tmpfs", private, f"size={spec['tmp_mb']}m,mode=1777")
+    linux.mount("tmpfs", root + "/dev/shm", "tmpfs", private, "size=64m,mode=1777")
     proc_flags = linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
-    linux.mount("proc", "/proc", "proc", proc_flags, "hidepid=2")
+    linux.mount("proc", root + "/proc", "proc", proc_flags, "hidepid=2")
 
 
 def set_limits(spec: dict[str, Any], with_cgroups: bool) -> None:
@@ -68,6 +67,27 @@ def enter_namespaced(spec: dict[str, Any], procs_fds: list[int]) -> None:
     socket.sethostname(spec["hostname"])
     set_limits(spec, with_cgroups=bool(procs_fds))
     drop_privileges(spec["uid"], spec["gid"])
+
+
+def enter_rootless(spec: dict[str, Any], rootfs: dict[str, Any], outside: tuple[int, int]) -> None:
+    """Full isolation without root, in a child created with NAMESPACES | CLONE_NEWUSER.
+
+    Without root the zygote cannot keep a template root, so each instance builds its own (about
+    a millisecond more). /proc is mounted before the host's root is detached: the kernel allows a
+    new proc in a user namespace only while a full one is visible. No cgroups: rlimits instead.
+    """
+    linux.map_ids(spec["uid"], outside[0], spec["gid"], outside[1])
+    template.make_private()
+    root = template.build(rootfs, seal=False)
+    mount_instance_fs(spec, root)
+    template.seal_root(root)
+    template.pivot_into(root)
+    linux.loopback_up()
+    socket.sethostname(spec["hostname"])
+    set_limits(spec, with_cgroups=False)
+    linux.drop_capabilities()
+    linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+    linux.prctl(linux.PR_SET_PDEATHSIG, SIGKILL)
 
 
 def enter_process(spec: dict[str, Any]) -> None:

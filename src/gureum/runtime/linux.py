@@ -31,6 +31,14 @@ MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
+PR_CAPBSET_DROP = 24
+CAP_LAST = 63  # higher than any kernel's last capability; unknown ones fail harmlessly
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+# Mount flags a bind inherits from its source and may not drop inside a user namespace
+# (statvfs reports them with the same bit values, except relatime).
+_KEPT_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC | 1024 | 2048  # + MS_NOATIME, MS_NODIRATIME
+_ST_RELATIME, _MS_RELATIME = 4096, 1 << 21
 
 _SYSCALLS = {
     "x86_64": {"clone": 56, "pivot_root": 155},
@@ -88,7 +96,9 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, data:
 def bind_readonly(source: str, target: str, recursive: bool = False) -> None:
     # A bind mount ignores MS_RDONLY on creation: the read-only flag needs a second, remount call.
     mount(source, target, None, MS_BIND | (MS_REC if recursive else 0))
-    mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    inherited = os.statvfs(source).f_flag
+    kept = inherited & _KEPT_FLAGS | (_MS_RELATIME if inherited & _ST_RELATIME else 0)
+    mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept)
 
 
 def umount(target: str, flags: int = MNT_DETACH) -> None:
@@ -106,6 +116,38 @@ def pivot_root(new_root: str, put_old: str) -> None:
 
 def prctl(option: int, arg: int) -> None:
     _check(_libc.prctl(option, arg, 0, 0, 0), f"prctl {option}")
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = (
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    )
+
+
+def drop_capabilities() -> None:
+    """Give up every capability, for good (the bounding set too, so no exec regains one)."""
+    for cap in range(CAP_LAST + 1):
+        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0:
+            break
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
+
+
+def map_ids(uid_inside: int, uid_outside: int, gid_inside: int, gid_outside: int) -> None:
+    """In a fresh user namespace: map one uid and one gid (all an unprivileged user may map)."""
+    with open("/proc/self/setgroups", "w") as f:
+        f.write("deny")  # required before an unprivileged process may write gid_map
+    with open("/proc/self/uid_map", "w") as f:
+        f.write(f"{uid_inside} {uid_outside} 1")
+    with open("/proc/self/gid_map", "w") as f:
+        f.write(f"{gid_inside} {gid_outside} 1")
 
 
 def clone_process(flags: int) -> int:

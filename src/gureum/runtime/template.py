@@ -39,8 +39,11 @@ def _bind_host_path(root: str, host_path: str) -> None:
     linux.bind_readonly(host_path, target, recursive=True)
 
 
-def build(spec: dict[str, Any]) -> str:
-    """Mount the template ``spec`` describes at spec["root"], in the zygote's private mount ns."""
+def build(spec: dict[str, Any], seal: bool = True) -> str:
+    """Mount the root ``spec`` describes at spec["root"], in the caller's private mount ns.
+
+    With spec["code_dir"], the host's code cache is bound at /.code for instances to pick from.
+    """
     root = spec["root"]
     _ensure_dir(root)
     linux.mount("tmpfs", root, "tmpfs", linux.MS_NOSUID, "size=16m,mode=0755")
@@ -64,20 +67,34 @@ def build(spec: dict[str, Any]) -> str:
         os.symlink(points_to, f"{root}/dev/{link}")
     os.symlink("/proc/self/fd/1", f"{root}/dev/stdout")
     os.symlink("/proc/self/fd/2", f"{root}/dev/stderr")
-    linux.bind_readonly(spec["code_dir"], root + CODE_MOUNT)
-    # Seal the template itself: nothing an instance does can write to its root.
-    linux.mount(None, root, None, linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID)
+    if spec.get("code_dir"):
+        linux.bind_readonly(spec["code_dir"], root + CODE_MOUNT)
+    if seal:
+        seal_root(root)
     return str(root)
 
 
-def enter(spec: dict[str, Any]) -> None:
-    """Give the zygote a private mount namespace and make the template its root."""
-    linux.unshare(linux.CLONE_NEWNS)
+def seal_root(root: str) -> None:
+    # Nothing an instance does can write to its root.
+    linux.mount(None, root, None, linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID)
+
+
+def make_private() -> None:
     # Nothing mounted from here on may propagate back to the host.
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
-    root = build(spec)
+
+
+def pivot_into(root: str) -> None:
+    """Make ``root`` the process's root and detach the old one entirely."""
     os.chdir(root)
     linux.pivot_root(".", "old-root")
     os.chroot(".")
     os.chdir("/")
     linux.umount("/old-root")
+
+
+def enter(spec: dict[str, Any]) -> None:
+    """Give the zygote a private mount namespace and make the template its root."""
+    linux.unshare(linux.CLONE_NEWNS)
+    make_private()
+    pivot_into(build(spec))

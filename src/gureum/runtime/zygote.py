@@ -33,9 +33,12 @@ MAX_FDS = 8
 
 
 class Zygote:
-    def __init__(self, control: socket.socket, mode: str) -> None:
+    def __init__(self, control: socket.socket, mode: str, rootfs: dict[str, Any] | None) -> None:
         self.control = control
         self.mode = mode
+        self.rootfs = rootfs
+        # Read now: inside a new user namespace, before its map is written, ids read as 65534.
+        self.outside_ids = (os.getuid(), os.getgid())
         self.selector = selectors.DefaultSelector()
         self.selector.register(control, selectors.EVENT_READ)
         self.pidfds: dict[int, int] = {}  # pidfd -> pid
@@ -68,8 +71,12 @@ class Zygote:
     def spawn(self, spec: dict[str, Any], fds: list[int]) -> None:
         channel_fd, output_fd, *cgroup_fds = fds
         try:
-            process_only = self.mode == "process"
-            pid = os.fork() if process_only else linux.clone_process(isolate.NAMESPACES)
+            if self.mode == "process":
+                pid = os.fork()
+            elif self.mode == "rootless":
+                pid = linux.clone_process(isolate.NAMESPACES | linux.CLONE_NEWUSER)
+            else:
+                pid = linux.clone_process(isolate.NAMESPACES)
         except OSError as exc:
             for fd in fds:
                 os.close(fd)
@@ -96,6 +103,9 @@ class Zygote:
                 os.close(pidfd)
             if self.mode == "process":
                 isolate.enter_process(spec)
+            elif self.mode == "rootless":
+                assert self.rootfs is not None
+                isolate.enter_rootless(spec, self.rootfs, self.outside_ids)
             else:
                 isolate.enter_namespaced(spec, cgroup_fds)
             null = os.open("/dev/null", os.O_RDONLY)
@@ -148,7 +158,7 @@ class Zygote:
 def main(config: dict[str, Any]) -> NoReturn:
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     control = socket.socket(fileno=config["control_fd"])
-    if config["mode"] != "process":
+    if config["mode"] == "full":
         template.enter(config["rootfs"])
     for name in config.get("preload", []):
         __import__(name)
@@ -156,4 +166,4 @@ def main(config: dict[str, Any]) -> NoReturn:
     gc.collect()
     gc.freeze()
     sys.stdout.flush()
-    Zygote(control, config["mode"]).run()
+    Zygote(control, config["mode"], config["rootfs"]).run()

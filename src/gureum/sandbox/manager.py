@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import socket
 import sys
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from ..types import IsolationLevel
 from .cgroups import CgroupManager, InstanceCgroup, Limits
 from .rootfs import HOSTNAME, SANDBOX_GID, SANDBOX_UID, template_spec
 from .runtimes import find_interpreter
-from .zygote_client import ExitStatus, ZygoteClient, ZygoteError
+from .zygote_client import RUNTIME_DIR, ExitStatus, ZygoteClient, ZygoteError
 
 log = logging.getLogger("gureum.sandbox")
 
@@ -25,11 +26,23 @@ MAX_PROCESSES = 1024  # Lambda's per-environment process and thread limit
 MAX_OPEN_FILES = 1024
 
 
+def _user_namespaces_allowed() -> bool:
+    for path, minimum in (
+        ("/proc/sys/user/max_user_namespaces", 1),
+        ("/proc/sys/kernel/unprivileged_userns_clone", 1),  # Debian/Ubuntu kernels only
+    ):
+        with contextlib.suppress(OSError, ValueError):
+            if int(Path(path).read_text()) < minimum:
+                return False
+    return os.path.exists("/proc/self/ns/user")
+
+
 def detect_level() -> IsolationLevel:
-    if sys.platform == "linux" and os.geteuid() == 0:
+    if sys.platform != "linux":
+        return "process"
+    if os.geteuid() == 0:
         return "full"
-    # Rootless (user namespaces) is not built yet: without root, instances are plain processes.
-    return "process"
+    return "rootless" if _user_namespaces_allowed() else "process"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +81,27 @@ class SandboxManager:
         if self.level == "process":
             log.warning("isolation level 'process': functions run UNISOLATED (development only)")
 
+    @property
+    def drops_root(self) -> bool:
+        """A root gureum asked for `rootless` runs its zygotes as nobody."""
+        return self.level == "rootless" and os.geteuid() == 0
+
+    def _runtime_copy(self) -> Path:
+        # nobody may not reach gureum's own install (e.g. under /root): give it a readable copy.
+        target = self.work_dir / "runtime"
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(RUNTIME_DIR, target, ignore=shutil.ignore_patterns("__pycache__"))
+        for path in (self.work_dir, *target.rglob("*"), target):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        return target
+
     def task_root(self, code_dir: Path) -> str:
         return str(code_dir) if self.level == "process" else TASK_ROOT
 
     def _zygote(self, runtime: str) -> ZygoteClient:
         zygote = self.zygotes.get(runtime)
         if zygote is None:
-            interpreter = find_interpreter(runtime)
+            interpreter = find_interpreter(runtime, for_anyone=self.drops_root)
             if interpreter is None:
                 raise InvalidRuntimeException(
                     f"The runtime {runtime} is not available on this host."
@@ -82,8 +109,12 @@ class SandboxManager:
             rootfs = None
             if self.level != "process":
                 root = self.work_dir / f"root-{runtime}"
-                rootfs = template_spec(interpreter, root, self.code_root)
-            zygote = ZygoteClient(interpreter.executable, self.level, rootfs)
+                root.mkdir(parents=True, exist_ok=True)
+                # Rootless instances bind their code straight from the host: no shared /.code.
+                code_root = self.code_root if self.level == "full" else None
+                rootfs = template_spec(interpreter, root, code_root)
+            runtime_dir = self._runtime_copy() if self.drops_root else RUNTIME_DIR
+            zygote = ZygoteClient(interpreter.executable, self.level, rootfs, runtime_dir)
             self.zygotes[runtime] = zygote
         return zygote
 
@@ -96,8 +127,8 @@ class SandboxManager:
         output_read, output_write = os.pipe()
         fds = [theirs.fileno(), output_write]
         procs_fds = cgroup.open_procs() if cgroup is not None else []
-        code = self.task_root(spec.code_dir)
-        if self.level != "process":
+        code = str(spec.code_dir)
+        if self.level == "full":
             code = f"/.code/{spec.code_sha256}"
         request = {
             "handler": spec.handler,

@@ -49,7 +49,7 @@ GENERATED_FILES = {
 }
 
 
-def template_spec(interpreter: Interpreter, root: Path, code_dir: Path) -> dict[str, Any]:
+def template_spec(interpreter: Interpreter, root: Path, code_dir: Path | None) -> dict[str, Any]:
     """The description the zygote builds its template root from (see runtime/template.py)."""
     binds = list(SYSTEM_BINDS)
     # An interpreter outside /usr (pyenv, a venv's base) is bound at its own path.
@@ -60,5 +60,5 @@ def template_spec(interpreter: Interpreter, root: Path, code_dir: Path) -> dict[
         "root": str(root),
         "binds": binds,
         "files": dict(GENERATED_FILES),
-        "code_dir": str(code_dir),
+        "code_dir": str(code_dir) if code_dir else None,
     }

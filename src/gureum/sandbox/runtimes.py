@@ -58,21 +58,40 @@ def _candidates(version: str) -> list[str]:
     return [path for path in found if path and os.path.isfile(path)]
 
 
+def usable_by_anyone(path: str) -> bool:
+    """True if any user may run ``path``: it and every folder above it are world-executable."""
+    current = os.path.realpath(path)
+    while True:
+        try:
+            if not os.stat(current).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+        parent = os.path.dirname(current)
+        if parent == current:
+            return True
+        current = parent
+
+
 def host_runtime() -> str:
     return f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 
 @cache
-def find_interpreter(runtime: str) -> Interpreter | None:
-    """The interpreter for ``runtime`` ("python3.12"), or None if this host has none."""
+def find_interpreter(runtime: str, for_anyone: bool = False) -> Interpreter | None:
+    """The interpreter for ``runtime`` ("python3.12"), or None if this host has none.
+
+    ``for_anyone``: only one that an unprivileged user can run (for a zygote that drops root).
+    """
     if not runtime.startswith("python3."):
         return None
     version = runtime.removeprefix("python")
+    candidates = _candidates(version)
     if runtime == host_runtime():
-        own = _probe(sys.executable)
-        if own is not None:
-            return own
-    for path in _candidates(version):
+        candidates.insert(0, sys.executable)
+    for path in candidates:
+        if for_anyone and not usable_by_anyone(path):
+            continue
         found = _probe(path)
         if found is not None and found.runtime == runtime:
             return found

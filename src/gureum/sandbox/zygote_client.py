@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import socket
 import subprocess
 from pathlib import Path
@@ -27,6 +28,8 @@ spec.loader.exec_module(module)
 from gureum_runtime import zygote
 zygote.main(json.loads(sys.argv[2]))
 """
+
+NOBODY = 65534
 
 PRELOAD = ("json", "logging", "traceback", "decimal", "datetime", "base64", "uuid")
 
@@ -56,8 +59,15 @@ class ZygoteError(Exception):
 
 
 class ZygoteClient:
-    def __init__(self, executable: str, mode: str, rootfs: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        executable: str,
+        mode: str,
+        rootfs: dict[str, Any] | None,
+        runtime_dir: Path = RUNTIME_DIR,
+    ) -> None:
         self.executable = executable
+        self.runtime_dir = runtime_dir
         self.mode = mode
         self.rootfs = rootfs
         self.process: asyncio.subprocess.Process | None = None
@@ -88,10 +98,22 @@ class ZygoteClient:
             "rootfs": self.rootfs,
             "preload": list(PRELOAD),
         }
-        argv = [self.executable, "-I", "-S", "-c", _LAUNCHER, str(RUNTIME_DIR), json.dumps(config)]
+        argv = [
+            self.executable,
+            "-I",
+            "-S",
+            "-c",
+            _LAUNCHER,
+            str(self.runtime_dir),
+            json.dumps(config),
+        ]
+        # Rootless means no root anywhere: a root gureum runs a rootless zygote as nobody.
+        drop: dict[str, Any] = {}
+        if self.mode == "rootless" and os.geteuid() == 0:
+            drop = {"user": NOBODY, "group": NOBODY, "extra_groups": []}
         # An empty environment: nothing of the platform's own can leak into instances.
         self.process = await asyncio.create_subprocess_exec(
-            *argv, pass_fds=[theirs.fileno()], env={}, stdin=subprocess.DEVNULL, cwd="/"
+            *argv, pass_fds=[theirs.fileno()], env={}, stdin=subprocess.DEVNULL, cwd="/", **drop
         )
         theirs.close()
         ours.setblocking(False)
