@@ -95,6 +95,13 @@ def install_logging() -> _RequestIdFilter:
     return request_filter
 
 
+def log_error(error_type: str, message: str, stack: list[str]) -> None:
+    """Write an unhandled error to the function's log, as Lambda's Python runtime does."""
+    lines = [f"[ERROR] {error_type}: {message}", "Traceback (most recent call last):"]
+    sys.stderr.write("\n".join(lines) + "\n" + "".join(stack))
+    sys.stderr.flush()
+
+
 def _recv_exact(channel: socket.socket, size: int) -> bytes | None:
     buffer = bytearray(size)
     view = memoryview(buffer)
@@ -141,9 +148,9 @@ def invoke_once(handler: Handler, request_id: str, meta: dict[str, Any], body: b
         result = handler(event, context)
     except Exception as exc:
         error_type = type(exc).__name__
-        body_out = protocol.error_body(
-            error_type, str(exc), request_id, user_stack(exc.__traceback__)
-        )
+        stack = user_stack(exc.__traceback__)
+        log_error(error_type, str(exc), stack)
+        body_out = protocol.error_body(error_type, str(exc), request_id, stack)
         return protocol.ERROR, {"type": error_type}, body_out
     try:
         payload = json.dumps(result).encode()
@@ -165,6 +172,7 @@ def serve(channel: socket.socket, handler_spec: str, task_root: str) -> NoReturn
     try:
         handler = load_handler(handler_spec)
     except RuntimeFault as fault:
+        log_error(fault.error_type, fault.message, fault.stack)
         sys.stdout.flush()
         body = protocol.error_body(fault.error_type, fault.message, "", fault.stack)
         channel.sendall(protocol.encode(protocol.INIT_ERROR, {"type": fault.error_type}, body))
