@@ -198,6 +198,7 @@ class Engine:
                 await self._discard(instance, pool)
                 raise ServiceException(f"sandbox setup failed: {body.decode(errors='replace')}")
             return instance, Reply(protocol.ERROR, meta, body)
+        self.sandboxes.end_init(instance.sandbox, config.memory_mb)
         return instance, None
 
     async def _spawn(self, instance_id: str, config: FunctionConfig) -> Instance:

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MB_PER_VCPU = 1769
-CFS_PERIOD_US = 100_000
+# A short period spreads throttling thin: a 128 MB function waits at most ~19 ms for its next
+# slice instead of ~93 ms with the kernel's default 100 ms period.
+CFS_PERIOD_US = 20_000
 CONTROLLERS = ("memory", "cpu", "pids")
 
 
@@ -55,8 +57,16 @@ class Limits:
 class InstanceCgroup:
     """The cgroup directories of one instance (one per v1 controller, or one v2 directory)."""
 
-    def __init__(self, directories: list[Path]) -> None:
+    def __init__(self, directories: list[Path], unified: bool) -> None:
         self.directories = directories
+        self.unified = unified
+
+    def limit_cpu(self, limits: Limits) -> None:
+        """Apply the CPU quota. Called once init is done: like Lambda, init runs unthrottled."""
+        if self.unified:
+            (self.directories[0] / "cpu.max").write_text(f"{limits.cpu_quota_us} {CFS_PERIOD_US}")
+        else:
+            (self.directories[1] / "cpu.cfs_quota_us").write_text(str(limits.cpu_quota_us))
 
     def open_procs(self) -> list[int]:
         """Write-only fds on cgroup.procs, handed to the child so it can move itself in."""
@@ -129,9 +139,8 @@ class CgroupManager:
             directory.mkdir()
             (directory / "memory.max").write_text(str(limits.memory_mb * 1024 * 1024))
             (directory / "memory.swap.max").write_text("0")
-            (directory / "cpu.max").write_text(f"{limits.cpu_quota_us} {CFS_PERIOD_US}")
             (directory / "pids.max").write_text(str(limits.pids))
-            return InstanceCgroup([directory])
+            return InstanceCgroup([directory], unified=True)
         directories = [self.bases[c] / name for c in CONTROLLERS]
         for directory in directories:
             directory.mkdir()
@@ -140,7 +149,6 @@ class CgroupManager:
         with contextlib.suppress(OSError):  # only where swap accounting is on
             (memory / "memory.memsw.limit_in_bytes").write_text(str(limits.memory_mb * 1024 * 1024))
         (cpu / "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
-        (cpu / "cpu.cfs_quota_us").write_text(str(limits.cpu_quota_us))
         (cpu / "cpu.shares").write_text(str(max(2, 1024 * limits.memory_mb // MB_PER_VCPU)))
         (pids / "pids.max").write_text(str(limits.pids))
-        return InstanceCgroup(directories)
+        return InstanceCgroup(directories, unified=False)

@@ -159,6 +159,11 @@ class SandboxManager:
         os.set_blocking(output_read, False)
         return Sandbox(pid, ours, output_read, zygote, cgroup)
 
+    def end_init(self, sandbox: Sandbox, memory_mb: int) -> None:
+        """The instance's init is done: from now on it gets its memory's share of CPU only."""
+        if sandbox.cgroup is not None:
+            sandbox.cgroup.limit_cpu(Limits(memory_mb, MAX_PROCESSES))
+
     def kill(self, sandbox: Sandbox) -> None:
         sandbox.zygote.kill(sandbox.pid)
 
