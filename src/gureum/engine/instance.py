@@ -86,8 +86,6 @@ class Instance:
         self.writer: asyncio.StreamWriter | None = None
         self.init_ms: float | None = None
         self.last_used = 0.0
-        self.invocations = 0
-        self.broken = False
 
     async def connect(self) -> None:
         # The stream buffer must hold the largest reply frame we accept in one read.
@@ -128,7 +126,6 @@ class Instance:
         return Reply(kind, reply_meta, body)
 
     async def destroy(self) -> None:
-        self.broken = True
         self.output.stop()
         if self.writer is not None:
             self.writer.close()

@@ -47,7 +47,7 @@ class Admission:
         """
         reserved = self.reserved.get(function)
         if reserved is not None:
-            if self.active[function] >= reserved:
+            if self.active.get(function, 0) >= reserved:
                 raise TooManyRequestsException(
                     "Rate Exceeded.", "ReservedFunctionConcurrentInvocationLimitExceeded"
                 )

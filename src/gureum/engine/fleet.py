@@ -1,0 +1,223 @@
+"""The node's instances: warm pools per function revision, cold starts, and reclaiming memory.
+
+Every decision that takes an instance out of a pool or books memory happens without an
+``await`` between the check and the change; only then are instances started or destroyed. So
+an instance is never handed to an invocation and reclaimed at once, and the memory books match
+the instances alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import uuid
+from collections.abc import Iterator
+
+from ..clock import Clock
+from ..errors import ServiceException, TooManyRequestsException
+from ..runtime import protocol
+from ..sandbox.manager import InstanceSpec, SandboxManager
+from ..sandbox.runtimes import find_interpreter
+from ..store.code import CodeStore
+from ..types import FunctionConfig
+from . import report
+from .environment import instance_environment
+from .instance import Instance, InstanceGone, Reply
+from .pool import Admission, FunctionPool
+
+# Lambda gives a function's init phase 10 s, apart from its invoke timeout.
+INIT_TIMEOUT_S = 10.0
+# How long a dead instance's exit status may take to arrive from its zygote.
+EXIT_STATUS_WAIT_S = 5.0
+
+
+class Fleet:
+    def __init__(
+        self,
+        sandboxes: SandboxManager,
+        code: CodeStore,
+        admission: Admission,
+        clock: Clock,
+        region: str,
+    ) -> None:
+        self.sandboxes = sandboxes
+        self.code = code
+        self.admission = admission
+        self.clock = clock
+        self.region = region
+        self.pools: dict[tuple[str, str], FunctionPool] = {}
+        # Revisions replaced or deleted while some of their instances were busy.
+        self.stale: set[tuple[str, str]] = set()
+        self.instance_ids = itertools.count(1)
+        self.instance_prefix = uuid.uuid4().hex[:8]
+
+    def all_instances(self) -> Iterator[Instance]:
+        for pool in self.pools.values():
+            yield from pool.idle
+            yield from pool.busy
+
+    def instances(self, function: str) -> list[Instance]:
+        return [
+            i for (name, _), p in self.pools.items() if name == function for i in (*p.idle, *p.busy)
+        ]
+
+    def pool(self, config: FunctionConfig) -> FunctionPool:
+        return self.pools.setdefault((config.name, config.revision_id), FunctionPool())
+
+    def take_idle(self, config: FunctionConfig) -> Instance | None:
+        """The warmest idle instance of this revision, now busy; None if there is none."""
+        pool = self.pool(config)
+        if not pool.idle:
+            return None
+        instance = pool.idle.pop()
+        pool.busy.add(instance)
+        return instance
+
+    async def release(self, instance: Instance, healthy: bool) -> None:
+        """An invocation is done with ``instance``: keep it warm, or destroy it if it is broken
+        or its revision has been replaced meanwhile."""
+        key = (instance.config.name, instance.config.revision_id)
+        if not healthy or key in self.stale:
+            await self.discard(instance)
+            return
+        instance.last_used = self.clock.monotonic()
+        pool = self.pool(instance.config)
+        pool.busy.discard(instance)
+        pool.idle.append(instance)
+
+    async def discard(self, instance: Instance) -> None:
+        """Destroy a busy instance that must not be reused (timed out, crashed, cancelled)."""
+        self._forget(instance)
+        await instance.destroy()
+
+    def _forget(self, instance: Instance) -> None:
+        key = (instance.config.name, instance.config.revision_id)
+        pool = self.pools.get(key)
+        if pool is not None:
+            pool.busy.discard(instance)
+            if instance in pool.idle:
+                pool.idle.remove(instance)
+            if not pool:
+                del self.pools[key]
+                self.stale.discard(key)
+        self.admission.memory_used_mb -= instance.config.memory_mb
+
+    async def _destroy_idle(self, victims: list[Instance]) -> None:
+        for instance in victims:
+            self._forget(instance)
+        await asyncio.gather(*(i.destroy() for i in victims))
+
+    async def reap_idle(self, keep_alive_s: float) -> int:
+        """Stop instances idle for longer than the keep-alive; returns how many were stopped."""
+        deadline = self.clock.monotonic() - keep_alive_s
+        expired = [i for p in self.pools.values() for i in p.idle if i.last_used <= deadline]
+        await self._destroy_idle(expired)
+        return len(expired)
+
+    async def retire_function(self, name: str, keep_revision: str | None = None) -> None:
+        """Stop the idle instances of a function's other revisions (after an update or delete).
+
+        Busy ones finish their invocation and are then destroyed, since their pool is gone.
+        """
+        keys = [k for k in self.pools if k[0] == name and k[1] != keep_revision]
+        self.stale.update(keys)
+        await self._destroy_idle([i for k in keys for i in self.pools[k].idle])
+
+    def _book_memory(self, memory_mb: int) -> list[Instance]:
+        """Book ``memory_mb`` for a new instance; returns the idle instances to evict for it.
+
+        Least recently used go first. Raises the throttle error, evicting nothing, when even
+        every idle instance would not make room.
+        """
+        admission = self.admission
+        idle = sorted((i for p in self.pools.values() for i in p.idle), key=lambda i: i.last_used)
+        reclaimable = sum(i.config.memory_mb for i in idle)
+        if admission.memory_used_mb - reclaimable + memory_mb > admission.memory_budget_mb:
+            raise TooManyRequestsException(
+                "Rate Exceeded. The node's memory budget is used up.",
+                "ConcurrentInvocationLimitExceeded",
+            )
+        victims = []
+        freed = 0
+        for instance in idle:
+            if admission.memory_used_mb - freed + memory_mb <= admission.memory_budget_mb:
+                break
+            victims.append(instance)
+            freed += instance.config.memory_mb
+        for instance in victims:
+            self._forget(instance)
+        admission.memory_used_mb += memory_mb
+        return victims
+
+    async def cold_start(self, config: FunctionConfig) -> tuple[Instance, Reply | None]:
+        """Start a busy instance; returns it with an error reply if its init failed."""
+        victims = self._book_memory(config.memory_mb)
+        instance_id = f"{self.instance_prefix}-{next(self.instance_ids)}"
+        try:
+            await asyncio.gather(*(i.destroy() for i in victims))
+            instance = await self._spawn(instance_id, config)
+        except BaseException:
+            self.admission.memory_used_mb -= config.memory_mb
+            raise
+        self.pool(config).busy.add(instance)
+        try:
+            kind, meta, body = await asyncio.wait_for(instance.wait_ready(), INIT_TIMEOUT_S)
+        except TimeoutError:
+            message = report.timeout_message(INIT_TIMEOUT_S)
+            payload = report.platform_error("", "Sandbox.Timedout", f"Init phase: {message}")
+            return instance, Reply(protocol.ERROR, {"type": "Sandbox.Timedout"}, payload)
+        except InstanceGone:
+            status = await self.exit_status(instance)
+            message = f"Runtime exited with error: {status}"
+            payload = report.platform_error("", "Runtime.ExitError", message)
+            return instance, Reply(protocol.ERROR, {"type": "Runtime.ExitError"}, payload)
+        if kind == protocol.INIT_ERROR:
+            if meta.get("platform"):
+                await self.discard(instance)
+                raise ServiceException(f"sandbox setup failed: {body.decode(errors='replace')}")
+            return instance, Reply(protocol.ERROR, meta, body)
+        self.sandboxes.end_init(instance.sandbox, config.memory_mb)
+        return instance, None
+
+    async def _spawn(self, instance_id: str, config: FunctionConfig) -> Instance:
+        code_dir = await asyncio.to_thread(self.code.unpacked, config.code_sha256)
+        interpreter = find_interpreter(config.runtime)
+        interpreter_bin = os.path.dirname(interpreter.executable) if interpreter else "/usr/bin"
+        env = instance_environment(
+            config,
+            task_root=self.sandboxes.task_root(code_dir),
+            region=self.region,
+            interpreter_bin=interpreter_bin,
+            now=self.clock.time(),
+        )
+        spec = InstanceSpec(
+            instance_id=instance_id,
+            runtime=config.runtime,
+            handler=config.handler,
+            code_sha256=config.code_sha256,
+            code_dir=code_dir,
+            env=env,
+            memory_mb=config.memory_mb,
+            ephemeral_storage_mb=config.ephemeral_storage_mb,
+        )
+        sandbox = await self.sandboxes.spawn(spec)
+        instance = Instance(instance_id, config, sandbox, self.sandboxes)
+        await instance.connect()
+        return instance
+
+    async def exit_status(self, instance: Instance) -> str:
+        """How the instance ended, in Lambda's words; waits briefly for its zygote to say."""
+        try:
+            status = await asyncio.wait_for(
+                self.sandboxes.wait_exit(instance.sandbox), EXIT_STATUS_WAIT_S
+            )
+        except TimeoutError:
+            return "signal: killed"
+        return status.describe()
+
+    async def aclose(self) -> None:
+        instances = list(self.all_instances())
+        for instance in instances:
+            self._forget(instance)
+        await asyncio.gather(*(i.destroy() for i in instances))
