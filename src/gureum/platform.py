@@ -25,8 +25,15 @@ from .sandbox.manager import SandboxManager
 from .sandbox.runtimes import available_runtimes
 from .store.code import CodeStore
 from .store.registry import Registry
-from .store.telemetry import FunctionStats, LogLine, Telemetry
-from .types import FunctionConfig, InvocationResult, InvokeOptions, IsolationLevel
+from .store.telemetry import Telemetry
+from .types import (
+    FunctionConfig,
+    FunctionStats,
+    InvocationResult,
+    InvokeOptions,
+    IsolationLevel,
+    LogLine,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,3 +70,48 @@ class InvocationResult:
     @property
     def ok(self) -> bool:
         return self.function_error is None
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationRecord:
+    """What metering stores about one invocation."""
+
+    function: str
+    version: str
+    request_id: str
+    timestamp: float  # start, epoch seconds
+    duration_ms: float
+    billed_duration_ms: int
+    memory_size_mb: int
+    max_memory_used_mb: int
+    init_duration_ms: float | None
+    cold_start: bool
+    instance_wait_ms: float
+    error_type: str | None  # None on success
+    gb_seconds: float
+    cost_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One stored line of a function's log."""
+
+    timestamp: float
+    request_id: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionStats:
+    """A function's invocations summed up over a time range."""
+
+    invocations: int
+    errors: int
+    cold_starts: int
+    duration_p50_ms: float | None
+    duration_p99_ms: float | None
+    init_duration_avg_ms: float | None
+    instance_wait_avg_ms: float | None
+    billed_duration_ms: int
+    gb_seconds: float
+    cost_usd: float

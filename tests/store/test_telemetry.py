@@ -9,7 +9,8 @@ import pytest
 
 from gureum.clock import ManualClock
 from gureum.store.meter import PriceTable, bill
-from gureum.store.telemetry import InvocationRecord, LogLine, Telemetry
+from gureum.store.telemetry import Telemetry
+from gureum.types import InvocationRecord, LogLine
 
 T0 = 1_800_000_000.0
 NEVER = 3600.0  # a flush interval no test reaches: only flush() or the batch trigger write

@@ -18,8 +18,8 @@ from ..runtime import protocol
 from ..sandbox.manager import SandboxManager
 from ..store.code import CodeStore
 from ..store.meter import PriceTable, bill
-from ..store.telemetry import InvocationRecord, Telemetry
-from ..types import FunctionConfig, InvocationResult, InvokeOptions
+from ..store.telemetry import Telemetry
+from ..types import FunctionConfig, InvocationRecord, InvocationResult, InvokeOptions
 from . import report
 from .fleet import Fleet
 from .instance import Instance, InstanceGone

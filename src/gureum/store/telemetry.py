@@ -13,54 +13,16 @@ import sqlite3
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gureum.clock import Clock, SystemClock
+from ..clock import Clock, SystemClock
+from ..types import FunctionStats, InvocationRecord, LogLine
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class InvocationRecord:
-    function: str
-    version: str
-    request_id: str
-    timestamp: float  # start, epoch seconds
-    duration_ms: float
-    billed_duration_ms: int
-    memory_size_mb: int
-    max_memory_used_mb: int
-    init_duration_ms: float | None
-    cold_start: bool
-    instance_wait_ms: float
-    error_type: str | None  # None on success
-    gb_seconds: float
-    cost_usd: float
-
-
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    timestamp: float
-    request_id: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class FunctionStats:
-    invocations: int
-    errors: int
-    cold_starts: int
-    duration_p50_ms: float | None
-    duration_p99_ms: float | None
-    init_duration_avg_ms: float | None
-    instance_wait_avg_ms: float | None
-    billed_duration_ms: int
-    gb_seconds: float
-    cost_usd: float
 
 
 _FIELDS = tuple(f.name for f in fields(InvocationRecord))
