@@ -131,7 +131,17 @@ class CgroupManager:
                 (bases[""] / "cgroup.subtree_control").write_text("+memory +cpu +pids")
         except OSError:
             return None
-        return cls(bases, unified)
+        manager = cls(bases, unified)
+        manager.sweep()
+        return manager
+
+    def sweep(self) -> None:
+        """Remove the empty cgroups a crashed gureum left behind (busy ones are someone's)."""
+        for base in self.bases.values():
+            for directory in base.iterdir():
+                if directory.is_dir():
+                    with contextlib.suppress(OSError):
+                        directory.rmdir()
 
     def create(self, name: str, limits: Limits) -> InstanceCgroup:
         if self.unified:
