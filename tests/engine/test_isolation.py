@@ -114,10 +114,12 @@ async def test_pid_namespace_shows_only_the_instances_own_processes(
     )
     host_pids = [neighbour.sandbox.pid, os.getpid()]
     got = await call(isolated_platform, "pids", {"host_pids": host_pids})
-    assert got["pid"] == 1
-    # A child that has just exec'd may not be listed yet (hidepid hides it until then).
-    assert 1 in got["visible"]
-    assert set(got["visible"]) <= {1, got["child"]}
+    # PID 1 is the instance's init; the runtime is its only child.
+    assert got["pid"] == 2
+    # A child that has just exec'd may not be listed yet, nor init (hidepid hides processes
+    # that are not dumpable, as both are right after their uid change).
+    assert 2 in got["visible"]
+    assert set(got["visible"]) <= {1, 2, got["child"]}
     # Host pids name nothing in the instance's namespace (outside one, the neighbour, running
     # as the same user, could be signalled).
     assert got["kill"] == {str(pid): "ESRCH" for pid in host_pids}

@@ -185,9 +185,9 @@ class Engine:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.clock.time()))
             log_line = f"{stamp}Z {request_id} {message}\n"
             return _Outcome(body, "Sandbox.Timedout", config.memory_mb, log_line), False
-        except InstanceGone:
+        except InstanceGone as gone:
             instance.sandbox.zygote.kill(instance.sandbox.pid)
-            status = await self.fleet.exit_status(instance)
+            status = await self.fleet.exit_status(instance, gone)
             oom = instance.sandbox.cgroup is not None and instance.sandbox.cgroup.oom_killed()
             error_type = "Runtime.OutOfMemory" if oom else "Runtime.ExitError"
             message = f"Runtime exited with error: {status}"

@@ -167,8 +167,8 @@ class Fleet:
             message = report.timeout_message(INIT_TIMEOUT_S)
             payload = report.platform_error("", "Sandbox.Timedout", f"Init phase: {message}")
             return instance, Reply(protocol.ERROR, {"type": "Sandbox.Timedout"}, payload)
-        except InstanceGone:
-            status = await self.exit_status(instance)
+        except InstanceGone as gone:
+            status = await self.exit_status(instance, gone)
             message = f"Runtime exited with error: {status}"
             payload = report.platform_error("", "Runtime.ExitError", message)
             return instance, Reply(protocol.ERROR, {"type": "Runtime.ExitError"}, payload)
@@ -206,8 +206,11 @@ class Fleet:
         await instance.connect()
         return instance
 
-    async def exit_status(self, instance: Instance) -> str:
-        """How the instance ended, in Lambda's words; waits briefly for its zygote to say."""
+    async def exit_status(self, instance: Instance, gone: InstanceGone) -> str:
+        """How the instance ended, in Lambda's words: from its init if it said, else from its
+        zygote (waiting briefly)."""
+        if gone.status is not None:
+            return gone.status.describe()
         try:
             status = await asyncio.wait_for(
                 self.sandboxes.wait_exit(instance.sandbox), EXIT_STATUS_WAIT_S

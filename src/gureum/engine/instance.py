@@ -11,6 +11,7 @@ from typing import Any
 
 from ..runtime import protocol
 from ..sandbox.manager import Sandbox, SandboxManager
+from ..sandbox.zygote_client import ExitStatus
 from ..types import FunctionConfig
 
 # Beyond this much output in one invocation, the rest is dropped (and the log says so).
@@ -18,7 +19,14 @@ MAX_LOG_BYTES_PER_INVOCATION = 1024 * 1024
 
 
 class InstanceGone(Exception):
-    """The instance closed its channel or broke the protocol: it is dead or must be treated so."""
+    """The instance closed its channel or broke the protocol: it is dead or must be treated so.
+
+    ``status`` is how its runtime ended, when the instance's init said so.
+    """
+
+    def __init__(self, reason: str, status: ExitStatus | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +112,9 @@ class Instance:
             body = await self.reader.readexactly(body_len) if body_len else b""
         except (asyncio.IncompleteReadError, ConnectionError, ValueError) as exc:
             raise InstanceGone(str(exc)) from exc
+        if kind == protocol.EXITED:
+            status = ExitStatus(meta.get("code"), meta.get("signal"))
+            raise InstanceGone(f"runtime exited: {status.describe()}", status)
         return kind, meta, body
 
     async def wait_ready(self) -> tuple[int, dict[str, Any], bytes]:

@@ -20,6 +20,7 @@ from .context import LambdaContext
 Handler = Callable[[Any, LambdaContext], Any]
 
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
+_IMPORTLIB = os.path.dirname(importlib.__file__ or "")
 
 
 class RuntimeFault(Exception):
@@ -35,7 +36,7 @@ class RuntimeFault(Exception):
 def user_stack(tb: Any) -> list[str]:
     """The traceback as Lambda shows it: only the user's frames, none of the runtime's."""
     frames = [f for f in traceback.extract_tb(tb) if not f.filename.startswith(_RUNTIME_DIR)]
-    frames = [f for f in frames if not f.filename.startswith("<frozen importlib")]
+    frames = [f for f in frames if not f.filename.startswith(("<frozen importlib", _IMPORTLIB))]
     return traceback.format_list(frames)
 
 
@@ -52,9 +53,9 @@ def load_handler(spec: str) -> Handler:
         raise RuntimeFault("Runtime.ImportModuleError", message) from None
     except SyntaxError as exc:
         message = f"Syntax error in module '{module_name}': {exc}"
-        raise RuntimeFault(
-            "Runtime.UserCodeSyntaxError", message, user_stack(exc.__traceback__)
-        ) from None
+        # Point at the offending line, not at the import machinery that compiled it.
+        line = f'  File "{exc.filename}" Line {exc.lineno}\n    {(exc.text or "").strip()}\n'
+        raise RuntimeFault("Runtime.UserCodeSyntaxError", message, [line]) from None
     except Exception as exc:
         # Any other failure in the module's init code is reported under the user's exception name.
         raise RuntimeFault(type(exc).__name__, str(exc), user_stack(exc.__traceback__)) from None
@@ -120,17 +121,6 @@ def _max_rss_kb() -> int:
     return max(own, children)
 
 
-def _reap_orphans() -> None:
-    # As PID 1 of its namespace the runtime inherits every orphan; collect the dead ones.
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
 Frame = tuple[int, dict[str, Any], bytes]
 
 
@@ -179,7 +169,6 @@ def serve(channel: socket.socket, handler_spec: str, task_root: str) -> NoReturn
         os._exit(1)
     init_ms = (time.perf_counter() - started) * 1000
     channel.sendall(protocol.encode(protocol.READY, {"init_ms": init_ms}))
-    is_init = os.getpid() == 1
     while True:
         header = _recv_exact(channel, protocol.HEADER.size)
         if header is None:
@@ -196,5 +185,3 @@ def serve(channel: socket.socket, handler_spec: str, task_root: str) -> NoReturn
         sys.stderr.flush()
         reply_meta["maxrss_kb"] = _max_rss_kb()
         channel.sendall(protocol.encode(kind, reply_meta, reply))
-        if is_init:
-            _reap_orphans()

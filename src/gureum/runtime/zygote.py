@@ -25,7 +25,7 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
-from . import bootstrap, isolate, linux, protocol, template
+from . import bootstrap, init, isolate, linux, protocol, template
 
 CHANNEL_FD = 3
 MAX_MESSAGE = 64 * 1024
@@ -123,6 +123,8 @@ class Zygote:
             os.write(channel_fd, protocol.encode(protocol.INIT_ERROR, {"platform": True}, body))
             os._exit(70)
         try:
+            if self.mode != "process":
+                init.split_off_runtime(CHANNEL_FD)
             bootstrap.serve(channel, spec["handler"], spec["task_root"])
         finally:
             os._exit(1)

@@ -72,6 +72,14 @@ class InstanceCgroup:
         """Write-only fds on cgroup.procs, handed to the child so it can move itself in."""
         return [os.open(d / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC) for d in self.directories]
 
+    def unthrottle(self) -> None:
+        """Lift the CPU quota: processes being killed need CPU time to die, and a throttled fork
+        bomb would otherwise take minutes to leave."""
+        for directory in self.directories:
+            for name, unlimited in (("cpu.cfs_quota_us", "-1"), ("cpu.max", "max")):
+                with contextlib.suppress(OSError):
+                    (directory / name).write_text(unlimited)
+
     def oom_killed(self) -> bool:
         for directory in self.directories:
             for name, marker in (
@@ -101,6 +109,26 @@ class InstanceCgroup:
         return removed
 
 
+def _sweep_dead_processes(bases: dict[str, Path]) -> None:
+    """Remove what gureum processes that are gone left behind (after a crash or kill -9)."""
+    for base in bases.values():
+        for directory in base.iterdir():
+            if not directory.name.isdigit() or not directory.is_dir():
+                continue
+            try:
+                os.kill(int(directory.name), 0)
+                continue  # that gureum is alive: its cgroups are its own business
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+            for leftover in directory.iterdir():
+                if leftover.is_dir():
+                    InstanceCgroup([leftover], unified=False).remove()
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+
+
 class CgroupManager:
     def __init__(self, bases: dict[str, Path], unified: bool) -> None:
         self.bases = bases  # controller (or "" for v2) -> directory holding gureum's instances
@@ -124,24 +152,21 @@ class CgroupManager:
             bases, unified = {"": base}, True
         else:
             return None
+        # Each gureum process keeps its instances under its own pid: several can share a host.
+        own_bases = {c: base / str(os.getpid()) for c, base in bases.items()}
         try:
             for base in bases.values():
                 base.mkdir(exist_ok=True)
             if unified:
                 (bases[""] / "cgroup.subtree_control").write_text("+memory +cpu +pids")
+            _sweep_dead_processes(bases)
+            for base in own_bases.values():
+                base.mkdir(exist_ok=True)
+            if unified:
+                (own_bases[""] / "cgroup.subtree_control").write_text("+memory +cpu +pids")
         except OSError:
             return None
-        manager = cls(bases, unified)
-        manager.sweep()
-        return manager
-
-    def sweep(self) -> None:
-        """Remove the empty cgroups a crashed gureum left behind (busy ones are someone's)."""
-        for base in self.bases.values():
-            for directory in base.iterdir():
-                if directory.is_dir():
-                    with contextlib.suppress(OSError):
-                        directory.rmdir()
+        return cls(own_bases, unified)
 
     def create(self, name: str, limits: Limits) -> InstanceCgroup:
         if self.unified:

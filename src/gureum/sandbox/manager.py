@@ -174,17 +174,22 @@ class SandboxManager:
 
     async def destroy(self, sandbox: Sandbox) -> None:
         """Kill the instance, wait until it is gone, and release what it held."""
+        if sandbox.cgroup is not None:
+            sandbox.cgroup.unthrottle()
         self.kill(sandbox)
         await self.wait_exit(sandbox)
         sandbox.channel.close()
         with contextlib.suppress(OSError):
             os.close(sandbox.output_fd)
         if sandbox.cgroup is not None:
-            # Processes of a dead PID namespace can take a moment to leave their cgroup.
-            for _ in range(50):
+            # Processes of a dead PID namespace take a moment to leave their cgroup (a thousand
+            # of them, a few hundred ms). cgroup v1 has no event for it: poll, backing off.
+            delay = 0.005
+            for _ in range(40):
                 if sandbox.cgroup.remove():
                     break
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.25)
 
     async def aclose(self) -> None:
         for zygote in self.zygotes.values():

@@ -1,0 +1,41 @@
+"""PID 1 of an isolated instance: reaps orphans and reports how the runtime ended.
+
+The runtime itself must not be PID 1: the kernel ignores signals a PID 1 sends itself (so
+``os.abort()`` would turn into a segfault, and ``os.kill(os.getpid(), ...)`` into nothing), and a
+PID 1 inherits every orphan, whose exit statuses it would steal from the function's own
+``subprocess`` calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from typing import NoReturn
+
+from . import linux, protocol
+
+
+def split_off_runtime(channel_fd: int) -> None:
+    """Fork: the child returns and becomes the runtime; this process stays behind as init."""
+    runtime_pid = os.fork()
+    if runtime_pid == 0:
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        return
+    _serve_as_init(runtime_pid, channel_fd)
+
+
+def _serve_as_init(runtime_pid: int, channel_fd: int) -> NoReturn:
+    while True:
+        pid, status = os.wait()
+        if pid != runtime_pid:
+            continue  # an orphan of the function's: reaped, nothing more
+        if os.WIFSIGNALED(status):
+            meta, code = {"signal": os.WTERMSIG(status)}, 128 + os.WTERMSIG(status)
+        else:
+            code = os.waitstatus_to_exitcode(status)
+            meta = {"code": code}
+        # Tell the engine first-hand; our own exit then ends the whole PID namespace.
+        with contextlib.suppress(OSError):
+            os.write(channel_fd, protocol.encode(protocol.EXITED, meta))
+        os._exit(code)
