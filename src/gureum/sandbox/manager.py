@@ -24,6 +24,7 @@ log = logging.getLogger("gureum.sandbox")
 TASK_ROOT = "/var/task"
 MAX_PROCESSES = 1024  # Lambda's per-environment process and thread limit
 MAX_OPEN_FILES = 1024
+EXIT_WAIT_S = 10.0
 
 
 def _user_namespaces_allowed() -> bool:
@@ -177,7 +178,12 @@ class SandboxManager:
         if sandbox.cgroup is not None:
             sandbox.cgroup.unthrottle()
         self.kill(sandbox)
-        await self.wait_exit(sandbox)
+        try:
+            await asyncio.wait_for(self.wait_exit(sandbox), EXIT_WAIT_S)
+        except TimeoutError:
+            # Never block the caller on a process the kernel is slow to reap; the cgroup
+            # clean-up below kills whatever is left, and the zygote reaps it later.
+            log.warning("instance %s did not exit within %ss of SIGKILL", sandbox.pid, EXIT_WAIT_S)
         sandbox.channel.close()
         with contextlib.suppress(OSError):
             os.close(sandbox.output_fd)
