@@ -225,7 +225,7 @@ One process and run, Python API, temporary data dir. Latency: `time.perf_counter
    *client latency* is the platform overhead (the floor is checked on it at 128 MB).
    `duration_ms` is the engine's timing of the instance round trip (frame out, decode, handler,
    encode, frame back); *client latency − `duration_ms`* is the engine's bookkeeping around it.
-   At `full`, CPU follows Lambda: 128 MB gets a CFS quota of 7.2 ms per 100 ms (`nr_throttled`).
+   At `full`, CPU follows Lambda after init: 128 MB gets 1.45 ms per 20 ms period (`nr_throttled`).
 4. **Throughput** (128 MB): {throughput} invokes over c coroutines (`asyncio.gather`), after c
    simultaneous invokes scaled out to c instances. Engine CPU: `time.process_time()`, this process.
 5. **Idle memory**: `Pss:`/`Rss:` of `/proc/<pid>/smaps_rollup` of each phase-1 instance, idle.
