@@ -66,3 +66,19 @@ def test_runtimes_lists_the_hosts_own_interpreter() -> None:
     result = runner.invoke(app, ["runtimes"])
     assert result.exit_code == 0
     assert HOST_RUNTIME in result.stdout.split()
+
+
+def test_invoke_local_refuses_an_unknown_isolation_level(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    result = runner.invoke(app, ["invoke-local", str(tmp_path), "--isolation", "vm"])
+    assert result.exit_code == 2
+    assert "expected one of full, rootless, process" in result.output
+
+
+def test_invoke_local_at_the_rootless_level(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(
+        "import os\ndef handler(event, context):\n    return os.getuid()\n"
+    )
+    result = runner.invoke(app, ["invoke-local", str(tmp_path), "--isolation", "rootless"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == 993

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +18,8 @@ from ..platform import PlatformSettings, open_platform
 from ..sandbox.runtimes import available_runtimes, host_runtime
 from ..types import InvocationResult, IsolationLevel
 from .packaging import zip_directory
+
+ISOLATION_LEVELS = ("full", "rootless", "process")
 
 app = typer.Typer(help="gureum: a self-hosted serverless platform.", no_args_is_help=True)
 out = Console()
@@ -66,11 +69,15 @@ def invoke_local(
     timeout: Annotated[int, typer.Option(help="Timeout in seconds (1-900).")] = 3,
     env: Annotated[list[str] | None, typer.Option(help="KEY=VALUE, repeatable.")] = None,
     isolation: Annotated[
-        str | None, typer.Option(help="full or process (default: the strongest available).")
+        str | None,
+        typer.Option(help="full, rootless or process (default: the strongest available)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Deploy a folder to a throw-away gureum and invoke it once: prints the logs and the result."""
+    if isolation not in (None, *ISOLATION_LEVELS):
+        choices = ", ".join(ISOLATION_LEVELS)
+        raise typer.BadParameter(f"expected one of {choices}", param_hint="--isolation")
     payload = event_file.read_bytes() if event_file else event.encode()
     try:
         json.loads(payload or b"{}")
@@ -81,6 +88,8 @@ def invoke_local(
 
     async def run() -> InvocationResult:
         with tempfile.TemporaryDirectory(prefix="gureum-local-") as data_dir:
+            # Rootless sandboxes of a root gureum run as nobody, who must reach the code.
+            os.chmod(data_dir, 0o755)
             level: IsolationLevel | None = isolation  # type: ignore[assignment]
             async with await open_platform(data_dir, PlatformSettings(isolation=level)) as platform:
                 err.print(f"[dim]isolation: {platform.isolation}[/dim]")
