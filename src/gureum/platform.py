@@ -67,6 +67,7 @@ class Functions:
         description: str = "",
         ephemeral_storage_mb: int = 512,
         reserved_concurrency: int | None = None,
+        role: str = "",
     ) -> FunctionConfig:
         p = self._platform
         config = FunctionConfig(
@@ -79,6 +80,7 @@ class Functions:
             timeout_s=validation.validate_timeout(timeout_s),
             env=validation.validate_env(env or {}),
             description=validation.validate_description(description),
+            role=role,
             ephemeral_storage_mb=validation.validate_ephemeral_storage(ephemeral_storage_mb),
             reserved_concurrency=validation.validate_reserved_concurrency(
                 reserved_concurrency, p.settings.engine.max_concurrency
@@ -120,8 +122,11 @@ class Functions:
         env: Mapping[str, str] | None = None,
         description: str | None = None,
         ephemeral_storage_mb: int | None = None,
+        role: str | None = None,
     ) -> FunctionConfig:
         changes: dict[str, object] = {}
+        if role is not None:
+            changes["role"] = role
         if runtime is not None:
             changes["runtime"] = validation.validate_runtime(runtime, available_runtimes())
         if handler is not None:

@@ -28,6 +28,7 @@ class FunctionConfig:
     timeout_s: int = 3
     env: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    role: str = ""  # kept for the Lambda API; gureum has no IAM
     ephemeral_storage_mb: int = 512
     # None: the function shares the node's unreserved concurrency.
     reserved_concurrency: int | None = None

@@ -18,6 +18,7 @@ from ..platform import PlatformSettings, open_platform
 from ..sandbox.runtimes import available_runtimes, host_runtime
 from ..types import InvocationResult, IsolationLevel
 from .packaging import zip_directory
+from .serve import default_data_dir, serve
 
 ISOLATION_LEVELS = ("full", "rootless", "process")
 
@@ -113,6 +114,18 @@ def invoke_local(
     _print_result(result, as_json)
     if result.function_error:
         raise typer.Exit(1)
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(envvar="GUREUM_HOST", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="GUREUM_PORT", help="Port (0: any free one).")] = 9000,
+    data_dir: Annotated[
+        Path | None, typer.Option(envvar="GUREUM_DATA_DIR", help="Where functions and logs live.")
+    ] = None,
+) -> None:
+    """Serve the Lambda API (boto3 and the AWS CLI work against it) until SIGINT or SIGTERM."""
+    serve(host, port, data_dir or default_data_dir())
 
 
 @app.command()

@@ -1,0 +1,305 @@
+"""The Lambda API's operations, each a plain function of the parsed parameters to a result.
+
+Shapes are botocore's (``lambda/2015-03-31``): the protocol layer has already typed the input,
+and serialises whatever dict comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import (
+    GureumError,
+    InvalidParameterValueException,
+    RequestTooLargeException,
+    ResourceNotFoundException,
+)
+from ..platform import Platform
+from ..store.zipcheck import MAX_UNZIPPED_BYTES, MAX_ZIPPED_BYTES
+from ..types import LATEST, FunctionConfig, InvokeOptions
+
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024  # Lambda's 6 MB for RequestResponse
+ASYNC_PAYLOAD_LIMIT = 1024 * 1024  # gureum's limit for Event invocations
+LOG_TAIL_BYTES = 4096
+DEFAULT_PAGE = 50
+
+
+class PreconditionFailedException(GureumError):
+    error_type = "PreconditionFailedException"
+    status = 412
+
+
+@dataclass(slots=True)
+class LambdaContext:
+    """What every operation may use: the platform, and the background work it started."""
+
+    platform: Platform
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def arn(self, name: str) -> str:
+        return self.platform.settings.engine.function_arn(name)
+
+
+Operation = Callable[[LambdaContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+OPERATIONS: dict[str, Operation] = {}
+
+
+def operation(fn: Operation) -> Operation:
+    """Register ``fn`` under its botocore operation name (the function's own name in CamelCase)."""
+    OPERATIONS["".join(part.title() for part in fn.__name__.split("_"))] = fn
+    return fn
+
+
+def resolve_name(value: str) -> tuple[str, str | None]:
+    """A FunctionName parameter (name, name:qualifier, partial or full ARN) -> (name, qualifier)."""
+    parts = value.split(":")
+    if value.startswith("arn:"):
+        # arn:aws:lambda:region:account:function:name[:qualifier]
+        if len(parts) < 7 or parts[5] != "function":
+            raise InvalidParameterValueException(f"Invalid function ARN: {value}")
+        return parts[6], parts[7] if len(parts) > 7 else None
+    if len(parts) >= 3 and parts[1] == "function":  # account:function:name[:qualifier]
+        return parts[2], parts[3] if len(parts) > 3 else None
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    return value, None
+
+
+def _function(ctx: LambdaContext, params: dict[str, Any]) -> FunctionConfig:
+    name, qualifier = resolve_name(params["FunctionName"])
+    qualifier = params.get("Qualifier") or qualifier
+    config = ctx.platform.config(name)
+    if qualifier not in (None, LATEST):
+        # Published versions and aliases come with the versions work; only $LATEST exists now.
+        raise ResourceNotFoundException(f"Function not found: {ctx.arn(name)}:{qualifier}")
+    return config
+
+
+def configuration(ctx: LambdaContext, config: FunctionConfig) -> dict[str, Any]:
+    """A FunctionConfiguration, as Lambda returns it."""
+    result: dict[str, Any] = {
+        "FunctionName": config.name,
+        "FunctionArn": ctx.arn(config.name),
+        "Runtime": config.runtime,
+        "Role": config.role,
+        "Handler": config.handler,
+        "CodeSize": config.code_size,
+        "Description": config.description,
+        "Timeout": config.timeout_s,
+        "MemorySize": config.memory_mb,
+        "LastModified": config.last_modified,
+        # Lambda reports the code's SHA-256 base64-encoded, not in hex.
+        "CodeSha256": base64.b64encode(bytes.fromhex(config.code_sha256)).decode(),
+        "Version": config.version,
+        "TracingConfig": {"Mode": "PassThrough"},
+        "RevisionId": config.revision_id,
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+        "Architectures": ["x86_64"],
+        "EphemeralStorage": {"Size": config.ephemeral_storage_mb},
+        "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{config.name}"},
+        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+    }
+    if config.env:
+        result["Environment"] = {"Variables": dict(config.env)}
+    return result
+
+
+def _zip_file(params: dict[str, Any], holder: str) -> bytes:
+    code = params.get(holder, {}) if holder else params
+    if "ZipFile" not in code:
+        if params.get("PackageType") == "Image" or "ImageUri" in code:
+            raise InvalidParameterValueException(
+                "gureum runs .zip packages; images are not supported"
+            )
+        raise InvalidParameterValueException(
+            "Code must carry ZipFile: gureum does not fetch code from S3 (yet)"
+        )
+    zip_bytes: bytes = code["ZipFile"]
+    return zip_bytes
+
+
+@operation
+async def create_function(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    for required in ("Runtime", "Handler"):
+        if not p.get(required):
+            raise InvalidParameterValueException(f"{required} is required for .zip packages")
+    config = await ctx.platform.functions.create(
+        name=p["FunctionName"],
+        runtime=p["Runtime"],
+        handler=p["Handler"],
+        code=_zip_file(p, "Code"),
+        memory_mb=p.get("MemorySize", 128),
+        timeout_s=p.get("Timeout", 3),
+        env=p.get("Environment", {}).get("Variables", {}),
+        description=p.get("Description", ""),
+        ephemeral_storage_mb=p.get("EphemeralStorage", {}).get("Size", 512),
+        role=p.get("Role", ""),
+    )
+    return configuration(ctx, config)
+
+
+@operation
+async def get_function(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    config = _function(ctx, p)
+    result: dict[str, Any] = {
+        "Configuration": configuration(ctx, config),
+        "Code": {"RepositoryType": "S3", "Location": f"/_gureum/code/{config.code_sha256}"},
+        "Tags": {},
+    }
+    if config.reserved_concurrency is not None:
+        result["Concurrency"] = {"ReservedConcurrentExecutions": config.reserved_concurrency}
+    return result
+
+
+@operation
+async def get_function_configuration(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    return configuration(ctx, _function(ctx, p))
+
+
+@operation
+async def list_functions(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    page_size = p.get("MaxItems", DEFAULT_PAGE)
+    if not 1 <= page_size <= 10000:
+        raise InvalidParameterValueException("MaxItems must be between 1 and 10000")
+    functions = await ctx.platform.functions.list()
+    # The marker is the last name already returned: stable even while functions come and go.
+    marker = p.get("Marker")
+    if marker:
+        functions = [f for f in functions if f.name > marker]
+    page = functions[:page_size]
+    result: dict[str, Any] = {"Functions": [configuration(ctx, f) for f in page]}
+    if len(functions) > page_size:
+        result["NextMarker"] = page[-1].name
+    return result
+
+
+def _check_revision(config: FunctionConfig, p: dict[str, Any]) -> None:
+    expected = p.get("RevisionId")
+    if expected is not None and expected != config.revision_id:
+        raise PreconditionFailedException(
+            "The Revision Id provided does not match the latest Revision Id. "
+            "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+        )
+
+
+@operation
+async def update_function_code(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    config = _function(ctx, p)
+    _check_revision(config, p)
+    code = _zip_file(p, "")
+    if p.get("DryRun"):
+        return configuration(ctx, config)
+    return configuration(ctx, await ctx.platform.functions.update_code(config.name, code))
+
+
+@operation
+async def update_function_configuration(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    config = _function(ctx, p)
+    _check_revision(config, p)
+    environment = p.get("Environment")
+    updated = await ctx.platform.functions.update_configuration(
+        config.name,
+        runtime=p.get("Runtime"),
+        handler=p.get("Handler"),
+        memory_mb=p.get("MemorySize"),
+        timeout_s=p.get("Timeout"),
+        env=environment.get("Variables", {}) if environment is not None else None,
+        description=p.get("Description"),
+        ephemeral_storage_mb=p.get("EphemeralStorage", {}).get("Size"),
+        role=p.get("Role"),
+    )
+    return configuration(ctx, updated)
+
+
+@operation
+async def delete_function(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    config = _function(ctx, p)
+    await ctx.platform.functions.delete(config.name)
+    return {"StatusCode": 204}
+
+
+@operation
+async def invoke(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    config = _function(ctx, p)
+    payload: bytes = p.get("Payload", b"")
+    kind = p.get("InvocationType", "RequestResponse")
+    if kind == "DryRun":
+        return {"StatusCode": 204}
+    options = InvokeOptions(client_context=p.get("ClientContext"))
+    if kind == "Event":
+        if len(payload) > ASYNC_PAYLOAD_LIMIT:
+            raise RequestTooLargeException(
+                f"Request must be smaller than {ASYNC_PAYLOAD_LIMIT} bytes for the Event invocation"
+            )
+        # Not yet durable: the events issue puts a persistent queue here.
+        task = asyncio.create_task(ctx.platform.invoke(config.name, payload, options))
+        ctx.background.add(task)
+        task.add_done_callback(ctx.background.discard)
+        return {"StatusCode": 202}
+    if kind != "RequestResponse":
+        raise InvalidParameterValueException(f"Unknown InvocationType: {kind}")
+    if len(payload) > SYNC_PAYLOAD_LIMIT:
+        raise RequestTooLargeException(
+            f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes "
+            "for the InvokeFunction operation"
+        )
+    result = await ctx.platform.invoke(config.name, payload, options)
+    response: dict[str, Any] = {
+        "StatusCode": 200,
+        "Payload": result.payload,
+        "ExecutedVersion": result.executed_version,
+        "FunctionError": result.function_error,
+    }
+    if p.get("LogType") == "Tail":
+        tail = result.logs.encode()[-LOG_TAIL_BYTES:]
+        response["LogResult"] = base64.b64encode(tail).decode()
+    return response
+
+
+@operation
+async def get_account_settings(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    functions = await ctx.platform.functions.list()
+    limit = ctx.platform.settings.engine.max_concurrency
+    reserved = sum(f.reserved_concurrency or 0 for f in functions)
+    total_code = sum(f.code_size for f in functions)
+    return {
+        "AccountLimit": {
+            "TotalCodeSize": 80 * 1024**3,
+            "CodeSizeUnzipped": MAX_UNZIPPED_BYTES,
+            "CodeSizeZipped": MAX_ZIPPED_BYTES,
+            "ConcurrentExecutions": limit,
+            "UnreservedConcurrentExecutions": limit - reserved,
+        },
+        "AccountUsage": {"TotalCodeSize": total_code, "FunctionCount": len(functions)},
+    }
+
+
+@operation
+async def put_function_concurrency(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    config = _function(ctx, p)
+    reserved = p.get("ReservedConcurrentExecutions")
+    if reserved is None:
+        raise InvalidParameterValueException("ReservedConcurrentExecutions is required")
+    await ctx.platform.functions.set_reserved_concurrency(config.name, reserved)
+    return {"ReservedConcurrentExecutions": reserved}
+
+
+@operation
+async def get_function_concurrency(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    config = _function(ctx, p)
+    if config.reserved_concurrency is None:
+        return {}
+    return {"ReservedConcurrentExecutions": config.reserved_concurrency}
+
+
+@operation
+async def delete_function_concurrency(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    config = _function(ctx, p)
+    await ctx.platform.functions.set_reserved_concurrency(config.name, None)
+    return {}

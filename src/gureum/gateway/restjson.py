@@ -1,0 +1,266 @@
+"""The rest-json wire protocol, driven by botocore's service model of the API being served.
+
+botocore's model says, for each operation, its method and URI template, where each input member
+travels (path, query string, header, or JSON body), and how the output and errors are laid out.
+This module reads a request into an operation and its parameters, and writes results and errors
+back, so that each API operation is a plain function of parameters to a result.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
+
+from ..errors import GureumError
+
+Headers = list[tuple[str, str]]
+
+
+class InvalidRequestContentException(GureumError):
+    error_type = "InvalidRequestContentException"
+    status = 400
+
+
+class UnknownOperationException(GureumError):
+    error_type = "UnknownOperationException"
+    status = 404
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    operation: OperationModel
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    headers: Headers
+    body: bytes
+
+
+def _compile(uri: str) -> re.Pattern[str]:
+    path = uri.split("?", 1)[0]
+    regex = ""
+    for literal, name, greedy in re.findall(r"([^{]*)(?:\{(\w+)(\+?)\})?", path):
+        regex += re.escape(literal)
+        if name:
+            regex += f"(?P<{name}>.+)" if greedy else f"(?P<{name}>[^/]+)"
+    return re.compile(regex + "$")
+
+
+class RestJsonService:
+    def __init__(self, model: ServiceModel) -> None:
+        self.model = model
+        routes = []
+        for name in model.operation_names:
+            operation = model.operation_model(name)
+            routes.append(
+                Route(operation.http["method"], _compile(operation.http["requestUri"]), operation)
+            )
+        # Literal paths before templated ones: "/functions/{Name}/code" before "/functions/{Name}".
+        routes.sort(key=lambda r: -len(re.sub(r"\(\?P<\w+>[^)]*\)", "", r.pattern.pattern)))
+        self.routes = routes
+
+    def match(self, method: str, path: str) -> tuple[OperationModel, dict[str, str]]:
+        for route in self.routes:
+            if route.method != method:
+                continue
+            found = route.pattern.match(path)
+            if found:
+                return route.operation, found.groupdict()
+        raise UnknownOperationException(f"No operation for {method} {path}")
+
+    def parse(
+        self,
+        operation: OperationModel,
+        path_params: Mapping[str, str],
+        query: Mapping[str, list[str]],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> dict[str, Any]:
+        """The operation's input parameters, typed as the model says."""
+        shape = operation.input_shape
+        if shape is None:
+            return {}
+        params: dict[str, Any] = {}
+        payload_name = shape.serialization.get("payload")
+        document: dict[str, Any] | None = None
+        for name, member in shape.members.items():
+            location = member.serialization.get("location")
+            wire_name = member.serialization.get("name", name)
+            if location == "uri":
+                if wire_name in path_params:
+                    params[name] = _from_string(member, unquote(path_params[wire_name]))
+            elif location == "querystring":
+                if wire_name in query:
+                    values = query[wire_name]
+                    params[name] = (
+                        values if member.type_name == "list" else _from_string(member, values[-1])
+                    )
+            elif location == "header":
+                value = headers.get(wire_name.lower())
+                if value is not None:
+                    params[name] = _from_string(member, value)
+            elif name == payload_name:
+                if member.type_name == "blob":
+                    params[name] = body  # opaque: the invoke payload is never decoded here
+                elif body:
+                    params[name] = _from_json(member, _load_json(body), name)
+            else:
+                if document is None:
+                    document = _load_json(body) if body else {}
+                if wire_name in document and document[wire_name] is not None:
+                    params[name] = _from_json(member, document[wire_name], name)
+        return params
+
+    def serialize(self, operation: OperationModel, result: Mapping[str, Any]) -> Response:
+        status = int(operation.http.get("responseCode", 200))
+        headers: Headers = []
+        shape = operation.output_shape
+        if shape is None:
+            return Response(status, headers, b"")
+        payload_name = shape.serialization.get("payload")
+        document: dict[str, Any] = {}
+        body: bytes | None = None
+        for name, member in shape.members.items():
+            value = result.get(name)
+            if value is None:
+                continue
+            location = member.serialization.get("location")
+            if location == "statusCode":
+                status = int(value)
+            elif location == "header":
+                headers.append((member.serialization.get("name", name), str(value)))
+            elif name == payload_name:
+                body = (
+                    value
+                    if member.type_name == "blob"
+                    else json.dumps(_to_json(member, value)).encode()
+                )
+            else:
+                document[member.serialization.get("name", name)] = _to_json(member, value)
+        if body is None:
+            body = json.dumps(document).encode()
+            headers.append(("Content-Type", "application/json"))
+        return Response(status, headers, body)
+
+    def serialize_error(self, error: GureumError) -> Response:
+        headers: Headers = [
+            ("x-amzn-ErrorType", error.error_type),
+            ("Content-Type", "application/json"),
+        ]
+        retry_after = getattr(error, "retry_after_s", None)
+        if retry_after is not None:
+            headers.append(("Retry-After", str(retry_after)))
+        return Response(error.status, headers, json.dumps(error.to_dict()).encode())
+
+
+def _load_json(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        raise InvalidRequestContentException(
+            f"Could not parse request body into json: {exc}"
+        ) from None
+    if not isinstance(document, dict):
+        raise InvalidRequestContentException(
+            "Could not parse request body into json: not an object"
+        )
+    return document
+
+
+def _from_string(shape: Shape, value: str) -> Any:
+    kind = shape.type_name
+    try:
+        if kind in ("integer", "long"):
+            return int(value)
+        if kind in ("float", "double"):
+            return float(value)
+    except ValueError:
+        raise InvalidRequestContentException(f"{shape.name}: {value!r} is not a number") from None
+    if kind == "boolean":
+        if value.lower() not in ("true", "false"):
+            raise InvalidRequestContentException(f"{shape.name}: {value!r} is not a boolean")
+        return value.lower() == "true"
+    return value
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "long": (int,),
+    "float": (int, float),
+    "double": (int, float),
+    "boolean": (bool,),
+    "list": (list,),
+    "map": (dict,),
+    "structure": (dict,),
+    "blob": (str,),
+    "timestamp": (int, float, str),
+}
+
+
+def _is_instance(value: Any, types: tuple[type, ...]) -> bool:
+    # A helper keeps mypy from narrowing ``value`` to ``object`` in the caller.
+    return isinstance(value, types)
+
+
+def _from_json(shape: Shape, value: Any, path: str) -> Any:
+    """Check a JSON value against its shape (recursively) and decode blobs."""
+    kind = shape.type_name
+    expected = _JSON_TYPES.get(kind, (object,))
+    # JSON's true/false are ints to Python: only a boolean member may hold one.
+    wrong_bool = isinstance(value, bool) and kind != "boolean"
+    if wrong_bool or not _is_instance(value, expected):
+        raise InvalidRequestContentException(
+            f"Could not parse request body: {path} must be of type {kind}"
+        )
+    if kind == "blob":
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidRequestContentException(f"{path} is not valid base64") from None
+    if kind == "list":
+        return [_from_json(shape.member, item, f"{path}[]") for item in value]
+    if kind == "map":
+        return {
+            _from_json(shape.key, k, path): _from_json(shape.value, v, f"{path}.{k}")
+            for k, v in value.items()
+        }
+    if kind == "structure":
+        assert isinstance(shape, StructureShape)
+        out = {}
+        for name, member in shape.members.items():
+            wire_name = member.serialization.get("name", name)
+            if value.get(wire_name) is not None:
+                out[name] = _from_json(member, value[wire_name], f"{path}.{name}")
+        return out
+    return value
+
+
+def _to_json(shape: Shape, value: Any) -> Any:
+    kind = shape.type_name
+    if kind == "blob":
+        return base64.b64encode(value).decode()
+    if kind == "list":
+        return [_to_json(shape.member, item) for item in value]
+    if kind == "map":
+        return {k: _to_json(shape.value, v) for k, v in value.items()}
+    if kind == "structure":
+        assert isinstance(shape, StructureShape)
+        return {
+            member.serialization.get("name", name): _to_json(member, value[name])
+            for name, member in shape.members.items()
+            if value.get(name) is not None
+        }
+    return value

@@ -1,0 +1,108 @@
+"""A real `gureum serve` in a subprocess, and real boto3 clients talking to it."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.conftest import make_zip, source
+
+_names = itertools.count(1)
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[str]
+    banner: list[str]
+
+    def client(self, **config: Any) -> Any:
+        return boto3.client(
+            "lambda",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 1}, read_timeout=60, **config),
+        )
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        status = self.process.wait(timeout=60)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return status
+
+
+def start_server(data_dir: Path, *extra: str) -> Server:
+    """Start `gureum serve` on a free port; returns once it announced it is listening."""
+    env = {**os.environ, "GUREUM_DATA_DIR": str(data_dir), "GUREUM_PORT": "0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gureum", "serve", *extra],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    # The server binds before it starts and prints these lines once it accepts requests.
+    banner = [process.stdout.readline().strip() for _ in range(4)]
+    if not banner[0].startswith("gureum listening on "):
+        process.kill()
+        raise AssertionError(f"gureum serve did not start: {banner}")
+    url = banner[0].removeprefix("gureum listening on ")
+    return Server(url, data_dir, process, banner)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = start_server(tmp_path_factory.mktemp("serve") / "data")
+    try:
+        yield running
+    finally:
+        if running.process.poll() is None:
+            running.stop()
+
+
+@pytest.fixture(scope="module")
+def lam(server: Server) -> Any:
+    """A boto3 Lambda client pointed at the server."""
+    return server.client()
+
+
+def unique(prefix: str = "fn") -> str:
+    return f"{prefix}-{next(_names)}"
+
+
+def code(text: str) -> bytes:
+    return make_zip({"app.py": source(text)})
+
+
+ECHO = code(
+    """
+    def handler(event, context):
+        print("echoing")
+        return event
+    """
+)
+
+
+def create(lam: Any, name: str, zip_bytes: bytes = ECHO, **extra: Any) -> dict[str, Any]:
+    extra.setdefault("Runtime", f"python{sys.version_info.major}.{sys.version_info.minor}")
+    extra.setdefault("Handler", "app.handler")
+    extra.setdefault("Role", "arn:aws:iam::000000000000:role/lambda")
+    response: dict[str, Any] = lam.create_function(
+        FunctionName=name, Code={"ZipFile": zip_bytes}, **extra
+    )
+    return response
