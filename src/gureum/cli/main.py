@@ -17,12 +17,15 @@ from ..errors import GureumError
 from ..platform import PlatformSettings, open_platform
 from ..sandbox.runtimes import available_runtimes, host_runtime
 from ..types import InvocationResult, IsolationLevel
+from . import keys, remote
 from .packaging import zip_directory
 from .serve import default_data_dir, serve
 
 ISOLATION_LEVELS = ("full", "rootless", "process")
 
 app = typer.Typer(help="gureum: a self-hosted serverless platform.", no_args_is_help=True)
+app.add_typer(keys.app, name="keys")
+remote.register(app)
 out = Console()
 err = Console(stderr=True)
 

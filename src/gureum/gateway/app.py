@@ -18,7 +18,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..errors import GureumError, ResourceNotFoundException, ServiceException
+from ..errors import (
+    GureumError,
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+    ServiceException,
+)
 from ..platform import PlatformSettings, open_platform
 from .lambda_api import OPERATIONS, LambdaContext
 from .restjson import RestJsonService
@@ -92,6 +97,33 @@ def create_app(
             return _error_response(service, error)
         return Response(blob, media_type="application/zip")
 
+    async def function_logs(request: Request) -> Response:
+        """gureum's own logs query (Lambda keeps logs in CloudWatch, which gureum does not speak):
+        ?start=&end= (epoch seconds), ?request_id=, ?limit= (default 1000)."""
+        context = state["lambda"]
+        query = request.query_params
+        try:
+            name = request.path_params["name"]
+            context.platform.config(name)
+            lines = await context.platform.logs(
+                name,
+                start=float(query["start"]) if "start" in query else None,
+                end=float(query["end"]) if "end" in query else None,
+                request_id=query.get("request_id"),
+                limit=int(query.get("limit", 1000)),
+            )
+        except GureumError as error:
+            return _error_response(service, error)
+        except ValueError:
+            return _error_response(
+                service, InvalidParameterValueException("bad start, end or limit")
+            )
+        events = [
+            {"timestamp": line.timestamp, "requestId": line.request_id, "message": line.message}
+            for line in lines
+        ]
+        return JSONResponse({"events": events})
+
     async def dispatch(request: Request) -> Response:
         context = state["lambda"]
         try:
@@ -117,6 +149,7 @@ def create_app(
     routes = [
         Route("/health", health, methods=["GET"]),
         Route("/_gureum/code/{sha}", code_download, methods=["GET"]),
+        Route("/_gureum/functions/{name}/logs", function_logs, methods=["GET"]),
         Route("/{path:path}", dispatch, methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
