@@ -27,6 +27,7 @@ from .store.code import CodeStore
 from .store.registry import Registry
 from .store.telemetry import Telemetry
 from .types import (
+    LATEST,
     FunctionConfig,
     FunctionStats,
     InvocationResult,
@@ -34,6 +35,7 @@ from .types import (
     IsolationLevel,
     LogLine,
 )
+from .versioning import Aliases, Versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,19 +167,29 @@ class Functions:
         await asyncio.to_thread(p.registry.update_function, config)
         p.configs[name] = config
         # Instances of the old revision finish what they run, and are never reused.
-        await p.engine.retire_function(name, keep_revision=config.revision_id)
+        await p.engine.retire_function(name, LATEST, keep_revision=config.revision_id)
         return config
 
     async def delete(self, name: str) -> None:
         p = self._platform
         p.config(name)
+        versions = p.versions.by_function.get(name, {}).values()
+        shas = {v.code_sha256 for v in versions}
         deleted = await asyncio.to_thread(p.registry.delete_function, name)
         p.configs.pop(name, None)
+        p.versions.forget(name)
+        p.aliases.forget(name)
         p.engine.admission.set_reserved(name, None)
         await p.engine.retire_function(name)
         await p.telemetry.delete_function(name)
-        if not await asyncio.to_thread(p.registry.code_in_use, deleted.code_sha256):
-            await asyncio.to_thread(p.code.delete, deleted.code_sha256)
+        for sha in {deleted.code_sha256, *shas}:
+            await self.collect_code(sha)
+
+    async def collect_code(self, sha256: str) -> None:
+        """Delete stored code that no function or version uses any more."""
+        p = self._platform
+        if not await asyncio.to_thread(p.registry.code_in_use, sha256):
+            await asyncio.to_thread(p.code.delete, sha256)
 
 
 class Platform:
@@ -204,6 +216,10 @@ class Platform:
         self.configs: dict[str, FunctionConfig] = {c.name: c for c in registry.list_functions()}
         for config in self.configs.values():
             self.engine.admission.set_reserved(config.name, config.reserved_concurrency)
+        self.versions = Versions(self)
+        self.versions.load()
+        self.aliases = Aliases(self)
+        self.aliases.load()
 
     @property
     def isolation(self) -> IsolationLevel:
@@ -217,10 +233,26 @@ class Platform:
             )
         return config
 
+    def resolve(self, name: str, qualifier: str | None = None) -> FunctionConfig:
+        """The configuration an invocation of name[:qualifier] runs: $LATEST, a version, or
+        the version an alias routes this invocation to."""
+        if qualifier is None or qualifier == LATEST:
+            return self.config(name)
+        if qualifier.isdigit():
+            return self.versions.get(name, qualifier)
+        return self.versions.get(name, self.aliases.route(name, qualifier))
+
     async def invoke(
-        self, name: str, payload: bytes = b"", options: InvokeOptions | None = None
+        self,
+        name: str,
+        payload: bytes = b"",
+        options: InvokeOptions | None = None,
+        qualifier: str | None = None,
     ) -> InvocationResult:
-        return await self.engine.invoke(self.config(name), payload, options)
+        config = self.resolve(name, qualifier)
+        if qualifier is not None:
+            options = dataclasses.replace(options or InvokeOptions(), qualifier=qualifier)
+        return await self.engine.invoke(config, payload, options)
 
     async def logs(
         self,

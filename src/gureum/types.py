@@ -44,6 +44,7 @@ class InvokeOptions:
 
     client_context: str | None = None  # base64 JSON, as Lambda's X-Amz-Client-Context
     identity: Mapping[str, str] | None = None  # Cognito identity, for context.identity
+    qualifier: str | None = None  # as invoked (version or alias): part of the invoked ARN
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,9 +111,11 @@ class Engine:
         """Stop instances idle for longer than the keep-alive; returns how many were stopped."""
         return await self.fleet.reap_idle(self.settings.keep_alive_s)
 
-    async def retire_function(self, name: str, keep_revision: str | None = None) -> None:
-        """Stop the instances of a function's other revisions (after an update or delete)."""
-        await self.fleet.retire_function(name, keep_revision)
+    async def retire_function(
+        self, name: str, version: str | None = None, keep_revision: str | None = None
+    ) -> None:
+        """Stop the instances of a function's (or version's) other revisions."""
+        await self.fleet.retire_function(name, version, keep_revision)
 
     async def invoke(
         self, config: FunctionConfig, payload: bytes, options: InvokeOptions | None = None
@@ -171,7 +173,8 @@ class Engine:
             "id": request_id,
             # Real wall time, not the injectable clock: the sandbox compares it with time.time().
             "deadline_ms": int(time.time() * 1000) + config.timeout_s * 1000,
-            "arn": self.settings.function_arn(config.name),
+            "arn": self.settings.function_arn(config.name)
+            + (f":{options.qualifier}" if options.qualifier else ""),
         }
         if options.client_context:
             meta["client_context"] = options.client_context

@@ -32,6 +32,14 @@ INIT_TIMEOUT_S = 10.0
 EXIT_STATUS_WAIT_S = 5.0
 
 
+# Instances are pooled per function, version and revision: any change makes a new pool.
+PoolKey = tuple[str, str, str]
+
+
+def pool_key(config: FunctionConfig) -> PoolKey:
+    return (config.name, config.version, config.revision_id)
+
+
 class Fleet:
     def __init__(
         self,
@@ -46,9 +54,9 @@ class Fleet:
         self.admission = admission
         self.clock = clock
         self.region = region
-        self.pools: dict[tuple[str, str], FunctionPool] = {}
+        self.pools: dict[PoolKey, FunctionPool] = {}
         # Revisions replaced or deleted while some of their instances were busy.
-        self.stale: set[tuple[str, str]] = set()
+        self.stale: set[PoolKey] = set()
         self.instance_ids = itertools.count(1)
         self.instance_prefix = uuid.uuid4().hex[:8]
 
@@ -59,11 +67,14 @@ class Fleet:
 
     def instances(self, function: str) -> list[Instance]:
         return [
-            i for (name, _), p in self.pools.items() if name == function for i in (*p.idle, *p.busy)
+            i
+            for (name, *_), p in self.pools.items()
+            if name == function
+            for i in (*p.idle, *p.busy)
         ]
 
     def pool(self, config: FunctionConfig) -> FunctionPool:
-        return self.pools.setdefault((config.name, config.revision_id), FunctionPool())
+        return self.pools.setdefault(pool_key(config), FunctionPool())
 
     def take_idle(self, config: FunctionConfig) -> Instance | None:
         """The warmest idle instance of this revision, now busy; None if there is none."""
@@ -77,7 +88,7 @@ class Fleet:
     async def release(self, instance: Instance, healthy: bool) -> None:
         """An invocation is done with ``instance``: keep it warm, or destroy it if it is broken
         or its revision has been replaced meanwhile."""
-        key = (instance.config.name, instance.config.revision_id)
+        key = pool_key(instance.config)
         if not healthy or key in self.stale:
             await self.discard(instance)
             return
@@ -92,7 +103,7 @@ class Fleet:
         await instance.destroy()
 
     def _forget(self, instance: Instance) -> None:
-        key = (instance.config.name, instance.config.revision_id)
+        key = pool_key(instance.config)
         pool = self.pools.get(key)
         if pool is not None:
             pool.busy.discard(instance)
@@ -115,12 +126,16 @@ class Fleet:
         await self._destroy_idle(expired)
         return len(expired)
 
-    async def retire_function(self, name: str, keep_revision: str | None = None) -> None:
-        """Stop the idle instances of a function's other revisions (after an update or delete).
-
-        Busy ones finish their invocation and are then destroyed, since their pool is gone.
-        """
-        keys = [k for k in self.pools if k[0] == name and k[1] != keep_revision]
+    async def retire_function(
+        self, name: str, version: str | None = None, keep_revision: str | None = None
+    ) -> None:
+        """Stop the instances of a function's (or one of its versions') other revisions, after
+        an update or delete. Busy ones finish their invocation first, then go too."""
+        keys = [
+            k
+            for k in self.pools
+            if k[0] == name and version in (None, k[1]) and k[2] != keep_revision
+        ]
         self.stale.update(keys)
         await self._destroy_idle([i for k in keys for i in self.pools[k].idle])
 

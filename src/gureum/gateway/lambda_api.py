@@ -16,7 +16,6 @@ from ..errors import (
     GureumError,
     InvalidParameterValueException,
     RequestTooLargeException,
-    ResourceNotFoundException,
 )
 from ..platform import Platform
 from ..store.zipcheck import MAX_UNZIPPED_BYTES, MAX_ZIPPED_BYTES
@@ -69,21 +68,28 @@ def resolve_name(value: str) -> tuple[str, str | None]:
     return value, None
 
 
-def _function(ctx: LambdaContext, params: dict[str, Any]) -> FunctionConfig:
+def _target(params: dict[str, Any]) -> tuple[str, str | None]:
     name, qualifier = resolve_name(params["FunctionName"])
-    qualifier = params.get("Qualifier") or qualifier
-    config = ctx.platform.config(name)
-    if qualifier not in (None, LATEST):
-        # Published versions and aliases come with the versions work; only $LATEST exists now.
-        raise ResourceNotFoundException(f"Function not found: {ctx.arn(name)}:{qualifier}")
-    return config
+    return name, params.get("Qualifier") or qualifier
+
+
+def _function(ctx: LambdaContext, params: dict[str, Any]) -> FunctionConfig:
+    """The configuration a request names: $LATEST, a version, or an alias's primary version."""
+    name, qualifier = _target(params)
+    platform = ctx.platform
+    if qualifier is None or qualifier == LATEST:
+        return platform.config(name)
+    if not qualifier.isdigit():
+        qualifier = platform.aliases.get(name, qualifier)["FunctionVersion"]
+    return platform.versions.get(name, qualifier)
 
 
 def configuration(ctx: LambdaContext, config: FunctionConfig) -> dict[str, Any]:
     """A FunctionConfiguration, as Lambda returns it."""
     result: dict[str, Any] = {
         "FunctionName": config.name,
-        "FunctionArn": ctx.arn(config.name),
+        "FunctionArn": ctx.arn(config.name)
+        + ("" if config.version == LATEST else f":{config.version}"),
         "Runtime": config.runtime,
         "Role": config.role,
         "Handler": config.handler,
@@ -141,6 +147,8 @@ async def create_function(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, An
         ephemeral_storage_mb=p.get("EphemeralStorage", {}).get("Size", 512),
         role=p.get("Role", ""),
     )
+    if p.get("Publish"):
+        config = await ctx.platform.versions.publish(config.name)
     return configuration(ctx, config)
 
 
@@ -195,7 +203,10 @@ async def update_function_code(ctx: LambdaContext, p: dict[str, Any]) -> dict[st
     code = _zip_file(p, "")
     if p.get("DryRun"):
         return configuration(ctx, config)
-    return configuration(ctx, await ctx.platform.functions.update_code(config.name, code))
+    updated = await ctx.platform.functions.update_code(config.name, code)
+    if p.get("Publish"):
+        updated = await ctx.platform.versions.publish(config.name)
+    return configuration(ctx, updated)
 
 
 @operation
@@ -219,13 +230,19 @@ async def update_function_configuration(ctx: LambdaContext, p: dict[str, Any]) -
 
 @operation
 async def delete_function(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
-    config = _function(ctx, p)
-    await ctx.platform.functions.delete(config.name)
+    name, qualifier = _target(p)
+    if qualifier is None:
+        await ctx.platform.functions.delete(name)
+    elif qualifier.isdigit():
+        await ctx.platform.versions.delete(name, qualifier)
+    else:
+        raise InvalidParameterValueException("Deletion of aliases goes through DeleteAlias")
     return {"StatusCode": 204}
 
 
 @operation
 async def invoke(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    name, qualifier = _target(p)
     config = _function(ctx, p)
     payload: bytes = p.get("Payload", b"")
     kind = p.get("InvocationType", "RequestResponse")
@@ -238,7 +255,7 @@ async def invoke(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
                 f"Request must be smaller than {ASYNC_PAYLOAD_LIMIT} bytes for the Event invocation"
             )
         # Not yet durable: the events issue puts a persistent queue here.
-        task = asyncio.create_task(ctx.platform.invoke(config.name, payload, options))
+        task = asyncio.create_task(ctx.platform.invoke(name, payload, options, qualifier))
         ctx.background.add(task)
         task.add_done_callback(ctx.background.discard)
         return {"StatusCode": 202}
@@ -249,7 +266,7 @@ async def invoke(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
             f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes "
             "for the InvokeFunction operation"
         )
-    result = await ctx.platform.invoke(config.name, payload, options)
+    result = await ctx.platform.invoke(config.name, payload, options, qualifier)
     response: dict[str, Any] = {
         "StatusCode": 200,
         "Payload": result.payload,
@@ -303,3 +320,99 @@ async def delete_function_concurrency(ctx: LambdaContext, p: dict[str, Any]) -> 
     config = _function(ctx, p)
     await ctx.platform.functions.set_reserved_concurrency(config.name, None)
     return {}
+
+
+# -- versions and aliases ---------------------------------------------------------------------
+
+
+@operation
+async def publish_version(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    name, _ = resolve_name(p["FunctionName"])
+    latest = ctx.platform.config(name)
+    _check_revision(latest, p)
+    expect = p.get("CodeSha256")
+    if expect is not None:
+        expect = base64.b64decode(expect).hex()
+    version = await ctx.platform.versions.publish(name, p.get("Description"), expect)
+    return configuration(ctx, version)
+
+
+@operation
+async def list_versions_by_function(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    name, _ = resolve_name(p["FunctionName"])
+    versions = ctx.platform.versions.list(name)
+    start = int(p["Marker"]) if p.get("Marker", "").isdigit() else 0
+    page_size = p.get("MaxItems", DEFAULT_PAGE)
+    page = versions[start : start + page_size]
+    result: dict[str, Any] = {"Versions": [configuration(ctx, v) for v in page]}
+    if start + page_size < len(versions):
+        result["NextMarker"] = str(start + page_size)
+    return result
+
+
+def alias_out(ctx: LambdaContext, name: str, alias: dict[str, Any]) -> dict[str, Any]:
+    result = {
+        "AliasArn": f"{ctx.arn(name)}:{alias['Name']}",
+        "Name": alias["Name"],
+        "FunctionVersion": alias["FunctionVersion"],
+        "Description": alias.get("Description", ""),
+        "RevisionId": alias["RevisionId"],
+    }
+    if alias.get("RoutingConfig"):
+        result["RoutingConfig"] = alias["RoutingConfig"]
+    return result
+
+
+def _routing(p: dict[str, Any]) -> dict[str, Any] | None:
+    routing = p.get("RoutingConfig")
+    if routing is None:
+        return None
+    weights = routing.get("AdditionalVersionWeights") or {}
+    return {"AdditionalVersionWeights": weights} if weights else {}
+
+
+@operation
+async def create_alias(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    name, _ = resolve_name(p["FunctionName"])
+    alias = await ctx.platform.aliases.create(
+        name, p["Name"], p["FunctionVersion"], p.get("Description", ""), _routing(p)
+    )
+    return alias_out(ctx, name, alias)
+
+
+@operation
+async def get_alias(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    name, _ = resolve_name(p["FunctionName"])
+    return alias_out(ctx, name, ctx.platform.aliases.get(name, p["Name"]))
+
+
+@operation
+async def update_alias(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    name, _ = resolve_name(p["FunctionName"])
+    current = ctx.platform.aliases.get(name, p["Name"])
+    if p.get("RevisionId") not in (None, current["RevisionId"]):
+        raise PreconditionFailedException(
+            "The Revision Id provided does not match the latest Revision Id. "
+            "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+        )
+    alias = await ctx.platform.aliases.update(
+        name, p["Name"], p.get("FunctionVersion"), p.get("Description"), _routing(p)
+    )
+    return alias_out(ctx, name, alias)
+
+
+@operation
+async def delete_alias(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    name, _ = resolve_name(p["FunctionName"])
+    await ctx.platform.aliases.delete(name, p["Name"])
+    return {}
+
+
+@operation
+async def list_aliases(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    name, _ = resolve_name(p["FunctionName"])
+    aliases = ctx.platform.aliases.list(name)
+    version = p.get("FunctionVersion")
+    if version:
+        aliases = [a for a in aliases if a["FunctionVersion"] == version]
+    return {"Aliases": [alias_out(ctx, name, a) for a in aliases]}

@@ -207,3 +207,100 @@ class Registry:
                 (sha256, sha256),
             ).fetchone()
         return bool(row[0])
+
+    # -- published versions ---------------------------------------------------------------
+
+    def publish_version(self, cfg: FunctionConfig) -> FunctionConfig:
+        """Store ``cfg`` (a $LATEST snapshot) as the function's next version and return it
+        with that version number set. ResourceNotFoundException if the function is gone."""
+        with self._transaction() as conn:
+            if (
+                conn.execute("SELECT 1 FROM functions WHERE name = ?", (cfg.name,)).fetchone()
+                is None
+            ):
+                raise self._not_found(cfg.name)
+            (highest,) = conn.execute(
+                "SELECT MAX(CAST(version AS INTEGER)) FROM versions WHERE function = ?", (cfg.name,)
+            ).fetchone()
+            published = dataclasses.replace(cfg, version=str((highest or 0) + 1))
+            conn.execute(
+                "INSERT INTO versions (function, version, config, code_sha256, created)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (cfg.name, published.version, _dump(published), cfg.code_sha256, cfg.last_modified),
+            )
+        return published
+
+    def list_versions(self, name: str) -> list[FunctionConfig]:
+        """The published versions of a function, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT config FROM versions WHERE function = ? ORDER BY CAST(version AS INTEGER)",
+                (name,),
+            ).fetchall()
+        return [_load(text) for (text,) in rows]
+
+    def delete_version(self, name: str, version: str) -> FunctionConfig:
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "DELETE FROM versions WHERE function = ? AND version = ? RETURNING config",
+                (name, version),
+            ).fetchall()
+        if not rows:
+            raise ResourceNotFoundException(
+                f"Function not found: {self._arn_prefix}{name}:{version}"
+            )
+        return _load(rows[0][0])
+
+    # -- aliases ---------------------------------------------------------------------------
+
+    def put_alias(self, function: str, alias: dict[str, Any], *, create: bool) -> None:
+        """Create (``create``) or replace an alias: a dict with Name, FunctionVersion,
+        Description, RoutingConfig and RevisionId. Conflict or not-found errors as Lambda's."""
+        row = (
+            alias["FunctionVersion"],
+            json.dumps(alias.get("RoutingConfig") or {}),
+            alias.get("Description", ""),
+            alias["RevisionId"],
+            function,
+            alias["Name"],
+        )
+        with self._transaction() as conn:
+            if create:
+                try:
+                    conn.execute(
+                        "INSERT INTO aliases (version, routing, description, revision_id,"
+                        " function, name) VALUES (?, ?, ?, ?, ?, ?)",
+                        row,
+                    )
+                except sqlite3.IntegrityError:
+                    raise ResourceConflictException(
+                        f"Alias already exists: {self._arn_prefix}{function}:{alias['Name']}"
+                    ) from None
+            else:
+                conn.execute(
+                    "UPDATE aliases SET version = ?, routing = ?, description = ?,"
+                    " revision_id = ? WHERE function = ? AND name = ?",
+                    row,
+                )
+
+    def list_aliases(self, function: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT name, version, routing, description, revision_id FROM aliases"
+                " WHERE function = ? ORDER BY name",
+                (function,),
+            ).fetchall()
+        return [
+            {
+                "Name": name,
+                "FunctionVersion": version,
+                "RoutingConfig": json.loads(routing),
+                "Description": description,
+                "RevisionId": revision,
+            }
+            for name, version, routing, description, revision in rows
+        ]
+
+    def delete_alias(self, function: str, name: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM aliases WHERE function = ? AND name = ?", (function, name))
