@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from . import validation
 from .clock import Clock, SystemClock
 from .engine.engine import Engine, EngineSettings
 from .errors import ResourceNotFoundException
+from .layers import Layers
 from .sandbox.manager import SandboxManager
 from .sandbox.runtimes import available_runtimes
 from .store.code import CodeStore
@@ -70,6 +71,7 @@ class Functions:
         ephemeral_storage_mb: int = 512,
         reserved_concurrency: int | None = None,
         role: str = "",
+        layers: Sequence[str] | None = None,
     ) -> FunctionConfig:
         p = self._platform
         config = FunctionConfig(
@@ -83,6 +85,7 @@ class Functions:
             env=validation.validate_env(env or {}),
             description=validation.validate_description(description),
             role=role,
+            layers=p.layers.check(layers or []),
             ephemeral_storage_mb=validation.validate_ephemeral_storage(ephemeral_storage_mb),
             reserved_concurrency=validation.validate_reserved_concurrency(
                 reserved_concurrency, p.settings.engine.max_concurrency
@@ -125,8 +128,11 @@ class Functions:
         description: str | None = None,
         ephemeral_storage_mb: int | None = None,
         role: str | None = None,
+        layers: Sequence[str] | None = None,
     ) -> FunctionConfig:
         changes: dict[str, object] = {}
+        if layers is not None:
+            changes["layers"] = self._platform.layers.check(layers)
         if role is not None:
             changes["role"] = role
         if runtime is not None:
@@ -210,7 +216,11 @@ class Platform:
         self.code = code
         self.telemetry = telemetry
         self.sandboxes = sandboxes
-        self.engine = Engine(sandboxes, code, telemetry, settings.engine, clock)
+        self.layers = Layers(self)
+        self.layers.load()
+        self.engine = Engine(
+            sandboxes, code, telemetry, settings.engine, clock, layer_code=self.layers.code_of
+        )
         self.functions = Functions(self)
         # The invoke path reads configurations from here, never from the registry's disk.
         self.configs: dict[str, FunctionConfig] = {c.name: c for c in registry.list_functions()}

@@ -30,6 +30,7 @@ class FunctionConfig:
     description: str = ""
     role: str = ""  # kept for the Lambda API; gureum has no IAM
     ephemeral_storage_mb: int = 512
+    layers: tuple[str, ...] = ()  # layer version ARNs, unpacked at /opt in this order
     # None: the function shares the node's unreserved concurrency.
     reserved_concurrency: int | None = None
     version: str = LATEST

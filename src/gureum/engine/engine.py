@@ -11,6 +11,7 @@ import contextlib
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..clock import Clock, SystemClock
@@ -80,12 +81,20 @@ class Engine:
         telemetry: Telemetry,
         settings: EngineSettings | None = None,
         clock: Clock | None = None,
+        layer_code: Callable[[tuple[str, ...]], list[str]] | None = None,
     ) -> None:
         self.telemetry = telemetry
         self.settings = settings or EngineSettings()
         self.clock = clock or SystemClock()
         self.admission = Admission(self.settings.max_concurrency, self.settings.memory_budget_mb)
-        self.fleet = Fleet(sandboxes, code, self.admission, self.clock, self.settings.region)
+        self.fleet = Fleet(
+            sandboxes,
+            code,
+            self.admission,
+            self.clock,
+            self.settings.region,
+            layer_code or (lambda arns: []),
+        )
         self.reaper: asyncio.Task[None] | None = None
 
     def start(self) -> None:

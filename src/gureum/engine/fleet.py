@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ..clock import Clock
 from ..errors import ServiceException, TooManyRequestsException
@@ -48,12 +48,14 @@ class Fleet:
         admission: Admission,
         clock: Clock,
         region: str,
+        layer_code: Callable[[tuple[str, ...]], list[str]],
     ) -> None:
         self.sandboxes = sandboxes
         self.code = code
         self.admission = admission
         self.clock = clock
         self.region = region
+        self.layer_code = layer_code  # layer ARNs -> their code hashes, in order
         self.pools: dict[PoolKey, FunctionPool] = {}
         # Revisions replaced or deleted while some of their instances were busy.
         self.stale: set[PoolKey] = set()
@@ -197,6 +199,10 @@ class Fleet:
 
     async def _spawn(self, instance_id: str, config: FunctionConfig) -> Instance:
         code_dir = await asyncio.to_thread(self.code.unpacked, config.code_sha256)
+        opt_dir = None
+        if config.layers:
+            shas = self.layer_code(config.layers)
+            opt_dir = await asyncio.to_thread(self.code.merged, shas)
         interpreter = find_interpreter(config.runtime)
         interpreter_bin = os.path.dirname(interpreter.executable) if interpreter else "/usr/bin"
         env = instance_environment(
@@ -215,6 +221,7 @@ class Fleet:
             env=env,
             memory_mb=config.memory_mb,
             ephemeral_storage_mb=config.ephemeral_storage_mb,
+            opt_dir=opt_dir,
         )
         sandbox = await self.sandboxes.spawn(spec)
         instance = Instance(instance_id, config, sandbox, self.sandboxes)

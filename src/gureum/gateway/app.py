@@ -127,11 +127,11 @@ def create_app(
     async def dispatch(request: Request) -> Response:
         context = state["lambda"]
         try:
-            operation, path_params = service.match(request.method, request.url.path)
-            body = await read_body(request, MAX_BODY_BYTES)
             query: dict[str, list[str]] = {}
             for key, value in request.query_params.multi_items():
                 query.setdefault(key, []).append(value)
+            operation, path_params = service.match(request.method, request.url.path, query)
+            body = await read_body(request, MAX_BODY_BYTES)
             headers = {k.lower(): v for k, v in request.headers.items()}
             params = service.parse(operation, path_params, query, headers, body)
             handler = OPERATIONS.get(operation.name)

@@ -113,6 +113,11 @@ def configuration(ctx: LambdaContext, config: FunctionConfig) -> dict[str, Any]:
     }
     if config.env:
         result["Environment"] = {"Variables": dict(config.env)}
+    if config.layers:
+        layers = ctx.platform.layers
+        result["Layers"] = [
+            {"Arn": arn, "CodeSize": layers.code_size(arn)} for arn in config.layers
+        ]
     return result
 
 
@@ -146,6 +151,7 @@ async def create_function(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, An
         description=p.get("Description", ""),
         ephemeral_storage_mb=p.get("EphemeralStorage", {}).get("Size", 512),
         role=p.get("Role", ""),
+        layers=p.get("Layers"),
     )
     if p.get("Publish"):
         config = await ctx.platform.versions.publish(config.name)
@@ -224,6 +230,7 @@ async def update_function_configuration(ctx: LambdaContext, p: dict[str, Any]) -
         description=p.get("Description"),
         ephemeral_storage_mb=p.get("EphemeralStorage", {}).get("Size"),
         role=p.get("Role"),
+        layers=p.get("Layers"),
     )
     return configuration(ctx, updated)
 
@@ -416,3 +423,54 @@ async def list_aliases(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
     if version:
         aliases = [a for a in aliases if a["FunctionVersion"] == version]
     return {"Aliases": [alias_out(ctx, name, a) for a in aliases]}
+
+
+# -- layers -----------------------------------------------------------------------------------
+
+
+@operation
+async def publish_layer_version(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    return await ctx.platform.layers.publish(
+        p["LayerName"],
+        _zip_file(p, "Content"),
+        description=p.get("Description", ""),
+        runtimes=p.get("CompatibleRuntimes"),
+        license_info=p.get("LicenseInfo"),
+    )
+
+
+@operation
+async def get_layer_version(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    return ctx.platform.layers.describe(p["LayerName"], int(p["VersionNumber"]))
+
+
+@operation
+async def list_layer_versions(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    versions = ctx.platform.layers.list_versions(p["LayerName"])
+    runtime = p.get("CompatibleRuntime")
+    if runtime:
+        versions = [v for v in versions if runtime in v.get("CompatibleRuntimes", [])]
+    return {"LayerVersions": versions}
+
+
+@operation
+async def list_layers(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    layers = ctx.platform.layers
+    runtime = p.get("CompatibleRuntime")
+    result = []
+    for name in layers.names():
+        versions = layers.list_versions(name)
+        if runtime:
+            versions = [v for v in versions if runtime in v.get("CompatibleRuntimes", [])]
+        if versions:
+            latest = versions[0]
+            result.append(
+                {"LayerName": name, "LayerArn": latest["LayerArn"], "LatestMatchingVersion": latest}
+            )
+    return {"Layers": result}
+
+
+@operation
+async def delete_layer_version(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    await ctx.platform.layers.delete(p["LayerName"], int(p["VersionNumber"]))
+    return {}

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
@@ -39,6 +39,8 @@ class Route:
     method: str
     pattern: re.Pattern[str]
     operation: OperationModel
+    # A query the URI template itself carries ("?find=LayerVersion"): only requests with it match.
+    required_query: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,16 +66,27 @@ class RestJsonService:
         routes = []
         for name in model.operation_names:
             operation = model.operation_model(name)
-            routes.append(
-                Route(operation.http["method"], _compile(operation.http["requestUri"]), operation)
+            uri = operation.http["requestUri"]
+            required = tuple(parse_qsl(uri.partition("?")[2], keep_blank_values=True))
+            routes.append(Route(operation.http["method"], _compile(uri), operation, required))
+        # Literal paths before templated ones: "/functions/{Name}/code" before "/functions/{Name}";
+        # and a path that needs a query before the same path without.
+        routes.sort(
+            key=lambda r: (
+                -len(re.sub(r"\(\?P<\w+>[^)]*\)", "", r.pattern.pattern)),
+                -len(r.required_query),
             )
-        # Literal paths before templated ones: "/functions/{Name}/code" before "/functions/{Name}".
-        routes.sort(key=lambda r: -len(re.sub(r"\(\?P<\w+>[^)]*\)", "", r.pattern.pattern)))
+        )
         self.routes = routes
 
-    def match(self, method: str, path: str) -> tuple[OperationModel, dict[str, str]]:
+    def match(
+        self, method: str, path: str, query: Mapping[str, list[str]] | None = None
+    ) -> tuple[OperationModel, dict[str, str]]:
+        query = query or {}
         for route in self.routes:
             if route.method != method:
+                continue
+            if any(v not in query.get(k, []) for k, v in route.required_query):
                 continue
             found = route.pattern.match(path)
             if found:

@@ -152,12 +152,18 @@ def invoke_once(handler: Handler, request_id: str, meta: dict[str, Any], body: b
     return protocol.RESULT, {}, payload
 
 
-def serve(channel: socket.socket, handler_spec: str, task_root: str) -> NoReturn:
+def serve(channel: socket.socket, handler_spec: str, task_root: str, opt_root: str) -> NoReturn:
     """Init the function, report READY (or the init error), then answer INVOKE frames until EOF."""
     started = time.perf_counter()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     request_filter = install_logging()
-    sys.path[:0] = [task_root, "/opt/python"]
+    # Lambda's order: the function's own code, then its layers' Python packages.
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    sys.path[:0] = [
+        task_root,
+        f"{opt_root}/python/lib/{version}/site-packages",
+        f"{opt_root}/python",
+    ]
     os.chdir(task_root)
     try:
         handler = load_handler(handler_spec)

@@ -30,6 +30,8 @@ def join_cgroups(procs_fds: list[int]) -> None:
 def mount_instance_fs(spec: dict[str, Any], root: str = "") -> None:
     """This function's code read-only, a private /tmp, and a fresh /proc, under ``root``."""
     linux.bind_readonly(spec["code"], root + "/var/task")
+    if spec.get("opt"):
+        linux.bind_readonly(spec["opt"], root + "/opt")
     if not root:
         linux.umount(CODE_MOUNT)  # other functions' code disappears from this instance's view
     private = linux.MS_NOSUID | linux.MS_NODEV

@@ -125,7 +125,7 @@ class Zygote:
         try:
             if self.mode != "process":
                 init.split_off_runtime(CHANNEL_FD)
-            bootstrap.serve(channel, spec["handler"], spec["task_root"])
+            bootstrap.serve(channel, spec["handler"], spec["task_root"], spec["opt_root"])
         finally:
             os._exit(1)
 

@@ -56,6 +56,7 @@ class InstanceSpec:
     env: dict[str, str]
     memory_mb: int
     ephemeral_storage_mb: int
+    opt_dir: Path | None = None  # the function's layers, merged: mounted at /opt
 
 
 @dataclass(slots=True)
@@ -129,12 +130,17 @@ class SandboxManager:
         fds = [theirs.fileno(), output_write]
         procs_fds = cgroup.open_procs() if cgroup is not None else []
         code = str(spec.code_dir)
+        opt = str(spec.opt_dir) if spec.opt_dir else None
         if self.level == "full":
+            # The zygote sees the code cache at /.code: instances pick their trees from there.
             code = f"/.code/{spec.code_sha256}"
+            opt = f"/.code/{spec.opt_dir.name}" if spec.opt_dir else None
         request = {
             "handler": spec.handler,
             "code": code,
             "task_root": self.task_root(spec.code_dir),
+            "opt": opt,
+            "opt_root": opt if self.level == "process" and opt else "/opt",
             "env": spec.env,
             "memory_mb": spec.memory_mb,
             "tmp_mb": spec.ephemeral_storage_mb,

@@ -112,6 +112,39 @@ class CodeStore:
                 self._verified[sha256] = path
             return path
 
+    def merged(self, shas: list[str]) -> Path:
+        """One tree holding several unpacked trees laid over each other in order (later ones
+        win), as Lambda extracts layers into /opt. Built once per combination, of hard links
+        into the verified trees, so it costs no copy of the content."""
+        trees = [self.unpacked(sha) for sha in shas]
+        key = hashlib.sha256(" ".join(shas).encode()).hexdigest()
+        target = self._trees / f"opt-{key}"
+        if key in self._verified:
+            return target
+        with self._lock(f"opt-{key}"):
+            if not os.path.isdir(target):
+                tmp = Path(tempfile.mkdtemp(prefix=f".tmp-opt-{key[:16]}-", dir=self._trees))
+                try:
+                    for tree in trees:
+                        shutil.copytree(
+                            tree,
+                            tmp,
+                            symlinks=True,
+                            dirs_exist_ok=True,
+                            copy_function=_link_or_replace,
+                            ignore=shutil.ignore_patterns(MANIFEST_NAME),
+                        )
+                    os.chmod(tmp, 0o755)
+                    os.rename(tmp, target)
+                except OSError:
+                    if not os.path.isdir(target):
+                        raise
+                finally:
+                    if os.path.lexists(tmp):
+                        _remove_tree(tmp)
+            self._verified[key] = target
+        return target
+
     def delete(self, sha256: str) -> None:
         """Remove the blob and the tree; deleting absent code is a no-op."""
         with self._lock(sha256):
@@ -255,6 +288,13 @@ def _verify_tree(tree: Path, sha: str) -> None:
         raise CodeVerificationFailedException(
             f"Unpacked code {sha} differs from its manifest at {changed!r}"
         )
+
+
+def _link_or_replace(source: str, destination: str) -> None:
+    # A later layer's file replaces an earlier one's at the same path.
+    if os.path.lexists(destination):
+        os.unlink(destination)
+    os.link(source, destination)
 
 
 def _file_sha256(path: Path) -> str:

@@ -68,6 +68,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    (
+        """
+        CREATE TABLE layers (
+            name        TEXT NOT NULL,
+            version     INTEGER NOT NULL,
+            code_sha256 TEXT NOT NULL,
+            info        TEXT NOT NULL,
+            PRIMARY KEY (name, version)
+        )
+        """,
+        "CREATE INDEX layers_code ON layers (code_sha256)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -87,7 +99,9 @@ def _dump(cfg: FunctionConfig) -> str:
 
 
 def _load(text: str) -> FunctionConfig:
-    return FunctionConfig(**json.loads(text))
+    data = json.loads(text)
+    data["layers"] = tuple(data.get("layers", ()))  # JSON has lists; the config holds a tuple
+    return FunctionConfig(**data)
 
 
 class Registry:
@@ -203,8 +217,9 @@ class Registry:
         with self._lock:
             row = self._conn.execute(
                 "SELECT EXISTS (SELECT 1 FROM functions WHERE code_sha256 = ?)"
-                " OR EXISTS (SELECT 1 FROM versions WHERE code_sha256 = ?)",
-                (sha256, sha256),
+                " OR EXISTS (SELECT 1 FROM versions WHERE code_sha256 = ?)"
+                " OR EXISTS (SELECT 1 FROM layers WHERE code_sha256 = ?)",
+                (sha256, sha256, sha256),
             ).fetchone()
         return bool(row[0])
 
@@ -304,3 +319,39 @@ class Registry:
     def delete_alias(self, function: str, name: str) -> None:
         with self._transaction() as conn:
             conn.execute("DELETE FROM aliases WHERE function = ? AND name = ?", (function, name))
+
+    # -- layers ----------------------------------------------------------------------------
+
+    def publish_layer_version(self, name: str, code_sha256: str, info: dict[str, Any]) -> int:
+        """Store the next version of layer ``name``; returns its number (from 1)."""
+        with self._transaction() as conn:
+            (highest,) = conn.execute(
+                "SELECT MAX(version) FROM layers WHERE name = ?", (name,)
+            ).fetchone()
+            version = (highest or 0) + 1
+            conn.execute(
+                "INSERT INTO layers (name, version, code_sha256, info) VALUES (?, ?, ?, ?)",
+                (name, version, code_sha256, json.dumps({**info, "Version": version})),
+            )
+        return version
+
+    def list_layer_versions(self) -> list[tuple[str, int, str, dict[str, Any]]]:
+        """Every layer version: (name, version, code_sha256, info), by name then version."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT name, version, code_sha256, info FROM layers ORDER BY name, version"
+            ).fetchall()
+        return [(name, version, sha, json.loads(info)) for name, version, sha, info in rows]
+
+    def delete_layer_version(self, name: str, version: int, *, keep_code: bool) -> None:
+        """Delete a layer version; with ``keep_code``, only mark it deleted, so the functions
+        that use it still find its code (as Lambda keeps a copy for them)."""
+        with self._transaction() as conn:
+            if keep_code:
+                conn.execute(
+                    "UPDATE layers SET info = json_set(info, '$.Deleted', json('true'))"
+                    " WHERE name = ? AND version = ?",
+                    (name, version),
+                )
+            else:
+                conn.execute("DELETE FROM layers WHERE name = ? AND version = ?", (name, version))
