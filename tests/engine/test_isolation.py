@@ -541,3 +541,33 @@ async def test_hostile_zips_are_refused_at_create(isolated_platform: Platform, k
     code_root = isolated_platform.data_dir / "code"
     assert list((code_root / "blobs").iterdir()) == []
     assert list((code_root / "unpacked").iterdir()) == []
+
+
+async def test_a_function_cannot_signal_other_functions_or_reach_a_terminal(
+    platform: Platform,
+) -> None:
+    """At every level: kill(0) reaches only the caller's own session; no /dev/tty."""
+    deploy = deployer(platform)
+    await deploy("victim", "def handler(event, context):\n    return 'alive'\n")
+    assert (await platform.invoke("victim", b"{}")).function_error is None
+    (victim,) = platform.engine.instances("victim")
+    await deploy(
+        "attacker",
+        """
+        import os, signal
+        def handler(event, context):
+            try:
+                open("/dev/tty", "w")
+                tty = "opened"
+            except OSError as exc:
+                tty = type(exc).__name__
+            print(tty, flush=True)
+            os.killpg(0, signal.SIGKILL)
+        """,
+    )
+    attack = await platform.invoke("attacker", b"{}")
+    assert json.loads(attack.payload)["errorType"] == "Runtime.ExitError"
+    assert "opened" not in attack.logs
+    again = await platform.invoke("victim", b"{}")
+    assert again.function_error is None and again.cold_start is False
+    assert platform.engine.instances("victim") == [victim]

@@ -94,6 +94,5 @@ def enter_rootless(spec: dict[str, Any], rootfs: dict[str, Any], outside: tuple[
 
 def enter_process(spec: dict[str, Any]) -> None:
     """No isolation beyond a session of its own and rlimits: the `process` level."""
-    os.setsid()
     set_limits(spec, with_cgroups=False)
     linux.prctl(linux.PR_SET_PDEATHSIG, SIGKILL)

@@ -41,8 +41,8 @@ _KEPT_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC | 1024 | 2048  # + MS_NOATIME, MS
 _ST_RELATIME, _MS_RELATIME = 4096, 1 << 21
 
 _SYSCALLS = {
-    "x86_64": {"clone": 56, "pivot_root": 155},
-    "aarch64": {"clone": 220, "pivot_root": 41},
+    "x86_64": {"clone": 56, "pivot_root": 155, "keyctl": 250},
+    "aarch64": {"clone": 220, "pivot_root": 41, "keyctl": 219},
 }
 
 # PyDLL keeps the GIL across calls: clone() must run with it held, between CPython's fork hooks.
@@ -112,6 +112,13 @@ def unshare(flags: int) -> None:
 def pivot_root(new_root: str, put_old: str) -> None:
     number = _syscall_number("pivot_root")
     _check(_libc.syscall(number, new_root.encode(), put_old.encode()), "pivot_root")
+
+
+def join_new_session_keyring() -> None:
+    """Leave the session keyring inherited from gureum: its keys must not be readable inside."""
+    keyctl_join_session_keyring = 1
+    number = _syscall_number("keyctl")
+    _check(_libc.syscall(number, keyctl_join_session_keyring, None), "keyctl join")
 
 
 def prctl(option: int, arg: int) -> None:

@@ -14,7 +14,8 @@ from . import linux
 CODE_MOUNT = (
     "/.code"  # the host's unpacked-code cache; every instance unmounts it after binding its own
 )
-DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+# No tty: a sandbox has no terminal to talk to.
+DEVICES = ("null", "zero", "full", "random", "urandom")
 
 
 def _ensure_dir(path: str) -> None:

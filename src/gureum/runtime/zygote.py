@@ -101,6 +101,10 @@ class Zygote:
             self.control.close()
             for pidfd in self.pidfds:
                 os.close(pidfd)
+            # A session of its own: no controlling terminal, and no process group shared with
+            # gureum or other instances (kill(0, ...) must reach nothing but itself).
+            os.setsid()
+            linux.join_new_session_keyring()
             if self.mode == "process":
                 isolate.enter_process(spec)
             elif self.mode == "rootless":

@@ -113,7 +113,15 @@ class ZygoteClient:
             drop = {"user": NOBODY, "group": NOBODY, "extra_groups": []}
         # An empty environment: nothing of the platform's own can leak into instances.
         self.process = await asyncio.create_subprocess_exec(
-            *argv, pass_fds=[theirs.fileno()], env={}, stdin=subprocess.DEVNULL, cwd="/", **drop
+            *argv,
+            pass_fds=[theirs.fileno()],
+            env={},
+            stdin=subprocess.DEVNULL,
+            cwd="/",
+            # Not in gureum's process group or terminal session: signals meant for it (Ctrl-C)
+            # are not the zygote's, and instances can't signal gureum's group.
+            start_new_session=True,
+            **drop,
         )
         theirs.close()
         ours.setblocking(False)
