@@ -528,3 +528,59 @@ async def test_fork_bomb_is_contained_and_cleaned_up(isolated_platform: Platform
     assert isolated_platform.engine.instances("echo") == [echo_instance]
     assert _instance_cgroups(isolated_platform, prefix) == {echo_instance.id}
     assert _instances_with_processes(prefix) == {echo_instance.id}
+
+
+async def test_forged_frames_end_only_the_forging_instance(
+    platform: Platform, deploy: Deploy
+) -> None:
+    """Function code can write to its channel (fd 3): nothing it writes escapes as an exception."""
+    await deploy(
+        "forger",
+        """
+        import json, os, struct
+        def frame(kind, meta, body=b""):
+            raw = json.dumps(meta).encode()
+            return struct.pack("!BII", kind, len(raw), len(body)) + raw + body
+        def handler(event, context):
+            forged = {
+                "not-an-object": frame(4, ["x"]),
+                "wrong-request": frame(4, {"id": "someone-else", "maxrss_kb": 1}, b"1"),
+                "bad-memory": frame(4, {"id": context.aws_request_id, "maxrss_kb": "lots"}, b"2"),
+            }[event["how"]]
+            os.write(3, forged)
+            import time
+            time.sleep(5)
+        """,
+        timeout_s=10,
+    )
+    for how in ("not-an-object", "wrong-request"):
+        result = await platform.invoke("forger", json.dumps({"how": how}).encode())
+        assert result.function_error == "Unhandled", how
+        assert json.loads(result.payload)["errorType"] == "Runtime.ExitError", how
+    # A reply with this request's id is the reply, whatever the memory figure says.
+    result = await platform.invoke("forger", json.dumps({"how": "bad-memory"}).encode())
+    assert result.payload == b"2" and result.max_memory_used_mb == 0
+    assert platform.engine.admission.memory_used_mb == sum(
+        i.config.memory_mb for i in platform.engine.instances("forger")
+    )
+
+
+async def test_a_cancelled_cold_start_leaves_nothing_behind(
+    platform: Platform, deploy: Deploy
+) -> None:
+    await deploy(
+        "slow-init",
+        """
+        import time
+        time.sleep(2)
+        def handler(event, context):
+            return 1
+        """,
+    )
+    # Given up on while starting (most likely during its init's sleep; wherever it lands, the
+    # invariant below must hold).
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(platform.invoke("slow-init", b"{}"), 0.5)
+    assert platform.engine.instances("slow-init") == []
+    assert platform.engine.admission.memory_used_mb == 0
+    assert platform.engine.admission.unreserved_active == 0

@@ -344,3 +344,16 @@ async def test_eviction_never_stops_an_instance_an_invoke_has_taken(
         assert platform.engine.admission.memory_used_mb <= 256
     finally:
         await platform.aclose()
+
+
+async def test_a_burst_of_cold_starts_all_succeed(open_custom: Opener) -> None:
+    """More simultaneous spawn requests than the zygote's socket buffers at once: they queue."""
+    platform = await open_custom(memory_budget_mb=1_000_000)
+    try:
+        await deployer(platform)("burst", PROBE)
+        results = await asyncio.gather(*(probe(platform, "burst") for _ in range(300)))
+        assert len({got["instance"] for got, _ in results}) == 300
+        assert all(cold for _, cold in results)
+        assert_settled(platform)
+    finally:
+        await platform.aclose()

@@ -245,3 +245,17 @@ def test_functions_survive_a_restart(tmp_path: Any) -> None:
         assert json.loads(response["Payload"].read()) == {"again": True}
     finally:
         assert second.stop() == GRACEFUL
+
+
+def test_client_context_must_be_base64_json(lam: Any) -> None:
+    name = unique()
+    create(lam, name, code("def handler(e, c):\n    return c.client_context.custom\n"))
+    good = base64.b64encode(json.dumps({"custom": {"k": "v"}}).encode()).decode()
+    response = lam.invoke(FunctionName=name, Payload=b"{}", ClientContext=good)
+    assert json.loads(response["Payload"].read()) == {"k": "v"}
+    with pytest.raises(ClientError) as excinfo:
+        lam.invoke(FunctionName=name, Payload=b"{}", ClientContext="not base64 !")
+    assert error_of(excinfo)[:2] == ("InvalidRequestContentException", 400)
+    # The warm instance was never troubled by it.
+    again = lam.invoke(FunctionName=name, Payload=b"{}", ClientContext=good)
+    assert "FunctionError" not in again

@@ -65,12 +65,16 @@ class _Timing:
     started_wall: float
     cold: bool
     instance_wait_ms: float
+    # The runtime's own init (importing the handler), as Lambda's Init Duration; the sandbox's
+    # start is in instance_wait_ms. A failed init reports the whole wait.
+    runtime_init_ms: float | None = None
     duration_ms: float = 0.0
 
     @property
     def init_ms(self) -> float | None:
-        # A cold invocation waited for its instance's init: that wait is its init duration.
-        return self.instance_wait_ms if self.cold else None
+        if not self.cold:
+            return None
+        return self.runtime_init_ms if self.runtime_init_ms is not None else self.instance_wait_ms
 
 
 class Engine:
@@ -152,7 +156,8 @@ class Engine:
         cold = instance is None
         if instance is None:
             instance, init_error = await self.fleet.cold_start(config)
-        timing = _Timing(started_wall, cold, (time.perf_counter() - wait_started) * 1000)
+        waited_ms = (time.perf_counter() - wait_started) * 1000
+        timing = _Timing(started_wall, cold, waited_ms, instance.init_ms if cold else None)
         invoke_started = time.perf_counter()
         try:
             if init_error is not None:
@@ -166,7 +171,8 @@ class Engine:
             raise
         timing.duration_ms = (time.perf_counter() - invoke_started) * 1000
         logs = instance.output.take() + outcome.extra_log
-        await self.fleet.release(instance, healthy)
+        # Shielded: a caller that gives up now must not leave the instance half torn down.
+        await asyncio.shield(self.fleet.release(instance, healthy))
         return self._finish(config, request_id, outcome, logs, timing)
 
     async def _run(
@@ -205,7 +211,11 @@ class Engine:
             message = f"Runtime exited with error: {status}"
             body = report.platform_error(request_id, error_type, message)
             return _Outcome(body, error_type, config.memory_mb if oom else 0), False
-        max_memory_mb = -(-int(reply.meta.get("maxrss_kb", 0)) // 1024)
+        maxrss_kb = reply.meta.get("maxrss_kb")
+        max_memory_mb = 0
+        # Reported from inside the sandbox: trusted only if it is a sane number.
+        if isinstance(maxrss_kb, int) and not isinstance(maxrss_kb, bool) and maxrss_kb > 0:
+            max_memory_mb = -(-maxrss_kb // 1024)
         if reply.kind == protocol.RESULT:
             return _Outcome(reply.body, None, max_memory_mb), True
         return _Outcome(reply.body, str(reply.meta.get("type", "Unhandled")), max_memory_mb), True

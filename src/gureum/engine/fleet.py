@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
 
 from ..clock import Clock
 from ..errors import ServiceException, TooManyRequestsException
@@ -25,6 +27,8 @@ from . import report
 from .environment import instance_environment
 from .instance import Instance, InstanceGone, Reply
 from .pool import Admission, FunctionPool
+
+log = logging.getLogger("gureum.engine")
 
 # Lambda gives a function's init phase 10 s, apart from its invoke timeout.
 INIT_TIMEOUT_S = 10.0
@@ -59,6 +63,7 @@ class Fleet:
         self.pools: dict[PoolKey, FunctionPool] = {}
         # Revisions replaced or deleted while some of their instances were busy.
         self.stale: set[PoolKey] = set()
+        self.teardowns: set[asyncio.Task[None]] = set()
         self.instance_ids = itertools.count(1)
         self.instance_prefix = uuid.uuid4().hex[:8]
 
@@ -79,13 +84,23 @@ class Fleet:
         return self.pools.setdefault(pool_key(config), FunctionPool())
 
     def take_idle(self, config: FunctionConfig) -> Instance | None:
-        """The warmest idle instance of this revision, now busy; None if there is none."""
-        pool = self.pool(config)
-        if not pool.idle:
-            return None
-        instance = pool.idle.pop()
-        pool.busy.add(instance)
-        return instance
+        """The warmest live idle instance of this revision, now busy; None if there is none."""
+        pool = self.pools.get(pool_key(config))
+        while pool is not None and pool.idle:
+            instance = pool.idle.pop()
+            if instance.sandbox.zygote.has_exited(instance.sandbox.pid):
+                # Died while idle (killed, crashed in a background thread): clear it away.
+                self._forget(instance)
+                self._background(instance.destroy())
+                continue
+            pool.busy.add(instance)
+            return instance
+        return None
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self.teardowns.add(task)
+        task.add_done_callback(self.teardowns.discard)
 
     async def release(self, instance: Instance, healthy: bool) -> None:
         """An invocation is done with ``instance``: keep it warm, or destroy it if it is broken
@@ -179,6 +194,16 @@ class Fleet:
             raise
         self.pool(config).busy.add(instance)
         try:
+            return await self._await_init(instance, config)
+        except BaseException:
+            # Cancelled (or failed) while it started: it must not stay busy forever.
+            await asyncio.shield(self.discard(instance))
+            raise
+
+    async def _await_init(
+        self, instance: Instance, config: FunctionConfig
+    ) -> tuple[Instance, Reply | None]:
+        try:
             kind, meta, body = await asyncio.wait_for(instance.wait_ready(), INIT_TIMEOUT_S)
         except TimeoutError:
             message = report.timeout_message(INIT_TIMEOUT_S)
@@ -191,8 +216,9 @@ class Fleet:
             return instance, Reply(protocol.ERROR, {"type": "Runtime.ExitError"}, payload)
         if kind == protocol.INIT_ERROR:
             if meta.get("platform"):
-                await self.discard(instance)
-                raise ServiceException(f"sandbox setup failed: {body.decode(errors='replace')}")
+                # Details stay in the server's log: they name host paths.
+                log.error("sandbox setup failed: %s", body.decode(errors="replace"))
+                raise ServiceException("A sandbox could not be set up (see the server's log)")
             return instance, Reply(protocol.ERROR, meta, body)
         self.sandboxes.end_init(instance.sandbox, config.memory_mb)
         return instance, None
@@ -225,7 +251,11 @@ class Fleet:
         )
         sandbox = await self.sandboxes.spawn(spec)
         instance = Instance(instance_id, config, sandbox, self.sandboxes)
-        await instance.connect()
+        try:
+            await instance.connect()
+        except BaseException:
+            await asyncio.shield(instance.destroy())
+            raise
         return instance
 
     async def exit_status(self, instance: Instance, gone: InstanceGone) -> str:
@@ -242,6 +272,8 @@ class Fleet:
         return status.describe()
 
     async def aclose(self) -> None:
+        if self.teardowns:
+            await asyncio.wait(self.teardowns)
         instances = list(self.all_instances())
         for instance in instances:
             self._forget(instance)

@@ -14,6 +14,7 @@ from ..sandbox.manager import Sandbox, SandboxManager
 from ..sandbox.zygote_client import ExitStatus
 from ..types import FunctionConfig
 
+CHANNEL_BUFFER = 64 * 1024
 # Beyond this much output in one invocation, the rest is dropped (and the log says so).
 MAX_LOG_BYTES_PER_INVOCATION = 1024 * 1024
 
@@ -96,9 +97,10 @@ class Instance:
         self.last_used = 0.0
 
     async def connect(self) -> None:
-        # The stream buffer must hold the largest reply frame we accept in one read.
+        # A small buffer: readexactly() reads past it, and an instance flooding its channel
+        # while idle is paused by the transport after this much instead of filling our memory.
         self.reader, self.writer = await asyncio.open_connection(
-            sock=self.sandbox.channel, limit=protocol.MAX_BODY
+            sock=self.sandbox.channel, limit=CHANNEL_BUFFER
         )
 
     async def read_frame(self) -> tuple[int, dict[str, Any], bytes]:
@@ -112,6 +114,9 @@ class Instance:
             body = await self.reader.readexactly(body_len) if body_len else b""
         except (asyncio.IncompleteReadError, ConnectionError, ValueError) as exc:
             raise InstanceGone(str(exc)) from exc
+        # Function code can write to the channel too: anything malformed ends the instance.
+        if not isinstance(meta, dict):
+            raise InstanceGone("frame metadata is not an object")
         if kind == protocol.EXITED:
             status = ExitStatus(meta.get("code"), meta.get("signal"))
             raise InstanceGone(f"runtime exited: {status.describe()}", status)
@@ -121,7 +126,12 @@ class Instance:
         """Wait for the instance's READY (or INIT_ERROR) frame."""
         frame = await self.read_frame()
         if frame[0] == protocol.READY:
-            self.init_ms = float(frame[1].get("init_ms", 0.0))
+            init_ms = frame[1].get("init_ms")
+            if not isinstance(init_ms, int | float) or isinstance(init_ms, bool):
+                raise InstanceGone("malformed READY frame")
+            self.init_ms = float(init_ms)
+        elif frame[0] != protocol.INIT_ERROR:
+            raise InstanceGone(f"unexpected frame kind {frame[0]} during init")
         return frame
 
     async def invoke(self, meta: dict[str, Any], payload: bytes) -> Reply:
@@ -134,6 +144,9 @@ class Instance:
         kind, reply_meta, body = await self.read_frame()
         if kind not in (protocol.RESULT, protocol.ERROR):
             raise InstanceGone(f"unexpected frame kind {kind}")
+        # A reply must name the request it answers: a late or forged one ends the instance.
+        if reply_meta.get("id") != meta["id"]:
+            raise InstanceGone("reply for another request")
         return Reply(kind, reply_meta, body)
 
     async def destroy(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from ..errors import (
 from ..platform import Platform
 from ..store.zipcheck import MAX_UNZIPPED_BYTES, MAX_ZIPPED_BYTES
 from ..types import LATEST, FunctionConfig, InvokeOptions
+from .restjson import InvalidRequestContentException
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024  # Lambda's 6 MB for RequestResponse
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024  # gureum's limit for Event invocations
@@ -255,7 +257,7 @@ async def invoke(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
     kind = p.get("InvocationType", "RequestResponse")
     if kind == "DryRun":
         return {"StatusCode": 204}
-    options = InvokeOptions(client_context=p.get("ClientContext"))
+    options = InvokeOptions(client_context=_client_context(p.get("ClientContext")))
     if kind == "Event":
         if len(payload) > ASYNC_PAYLOAD_LIMIT:
             raise RequestTooLargeException(
@@ -284,6 +286,22 @@ async def invoke(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
         tail = result.logs.encode()[-LOG_TAIL_BYTES:]
         response["LogResult"] = base64.b64encode(tail).decode()
     return response
+
+
+def _client_context(encoded: str | None) -> str | None:
+    """Lambda refuses a client context that is not base64-encoded JSON (it reaches the
+    function as context.client_context)."""
+    if encoded is None:
+        return None
+    try:
+        decoded = json.loads(base64.b64decode(encoded, validate=True))
+    except ValueError:
+        decoded = None
+    if not isinstance(decoded, dict):
+        raise InvalidRequestContentException(
+            "Client context must be a valid Base64-encoded JSON object."
+        )
+    return encoded
 
 
 @operation

@@ -126,7 +126,11 @@ Frame = tuple[int, dict[str, Any], bytes]
 
 def invoke_once(handler: Handler, request_id: str, meta: dict[str, Any], body: bytes) -> Frame:
     """Run the handler on one event; return a RESULT or an ERROR frame's parts."""
-    context = LambdaContext(request_id, meta["deadline_ms"], meta["arn"], meta)
+    try:
+        context = LambdaContext(request_id, meta["deadline_ms"], meta["arn"], meta)
+    except (ValueError, TypeError, AttributeError) as exc:
+        fault = protocol.error_body("Runtime.InvalidClientContext", str(exc), request_id)
+        return protocol.ERROR, {"type": "Runtime.InvalidClientContext"}, fault
     try:
         event = json.loads(body) if body else {}
     except ValueError as exc:
@@ -190,4 +194,5 @@ def serve(channel: socket.socket, handler_spec: str, task_root: str, opt_root: s
         sys.stdout.flush()
         sys.stderr.flush()
         reply_meta["maxrss_kb"] = _max_rss_kb()
+        reply_meta["id"] = request_id
         channel.sendall(protocol.encode(kind, reply_meta, reply))

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import shutil
 import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import InvalidRuntimeException, ServiceException
 from ..types import IsolationLevel
@@ -36,6 +38,18 @@ def _user_namespaces_allowed() -> bool:
             if int(Path(path).read_text()) < minimum:
                 return False
     return os.path.exists("/proc/self/ns/user")
+
+
+def _hard_nofile() -> int:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return hard if hard != resource.RLIM_INFINITY else MAX_OPEN_FILES
+
+
+def raise_open_files_limit() -> None:
+    """Every instance holds a few fds in gureum: take all the open files the host allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def detect_level() -> IsolationLevel:
@@ -79,6 +93,9 @@ class SandboxManager:
         self.code_root = code_root
         self.level: IsolationLevel = level or detect_level()
         self.cgroups = CgroupManager.detect() if self.level == "full" else None
+        if self.level == "full" and self.cgroups is None:
+            log.warning("no usable cgroups: instances get rlimits, not memory or CPU limits")
+        raise_open_files_limit()
         self.zygotes: dict[str, ZygoteClient] = {}
         if self.level == "process":
             log.warning("isolation level 'process': functions run UNISOLATED (development only)")
@@ -121,21 +138,42 @@ class SandboxManager:
         return zygote
 
     async def spawn(self, spec: InstanceSpec) -> Sandbox:
+        """Start an instance. Raises ServiceException when the host cannot (out of fds,
+        cgroups, a dead zygote); nothing it took is left behind, also when cancelled."""
         zygote = self._zygote(spec.runtime)
-        cgroup = None
-        if self.cgroups is not None:
-            cgroup = self.cgroups.create(spec.instance_id, Limits(spec.memory_mb, MAX_PROCESSES))
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        output_read, output_write = os.pipe()
-        fds = [theirs.fileno(), output_write]
-        procs_fds = cgroup.open_procs() if cgroup is not None else []
+        with contextlib.ExitStack() as on_failure, contextlib.ExitStack() as always:
+            try:
+                cgroup = None
+                if self.cgroups is not None:
+                    limits = Limits(spec.memory_mb, MAX_PROCESSES)
+                    cgroup = self.cgroups.create(spec.instance_id, limits)
+                    on_failure.callback(cgroup.remove)
+                ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+                on_failure.callback(ours.close)
+                always.callback(theirs.close)
+                output_read, output_write = os.pipe()
+                on_failure.callback(os.close, output_read)
+                always.callback(os.close, output_write)
+                procs_fds = cgroup.open_procs() if cgroup is not None else []
+                for fd in procs_fds:
+                    always.callback(os.close, fd)
+                request = self._request(spec)
+                pid = await zygote.spawn(request, [theirs.fileno(), output_write, *procs_fds])
+            except (OSError, ZygoteError) as exc:
+                raise ServiceException(f"could not start a sandbox: {exc}") from exc
+            on_failure.pop_all()
+        os.set_blocking(output_read, False)
+        return Sandbox(pid, ours, output_read, zygote, cgroup)
+
+    def _request(self, spec: InstanceSpec) -> dict[str, Any]:
+        """The zygote's spawn request for ``spec``."""
         code = str(spec.code_dir)
         opt = str(spec.opt_dir) if spec.opt_dir else None
         if self.level == "full":
             # The zygote sees the code cache at /.code: instances pick their trees from there.
             code = f"/.code/{spec.code_sha256}"
             opt = f"/.code/{spec.opt_dir.name}" if spec.opt_dir else None
-        request = {
+        return {
             "handler": spec.handler,
             "code": code,
             "task_root": self.task_root(spec.code_dir),
@@ -147,24 +185,9 @@ class SandboxManager:
             "hostname": HOSTNAME,
             "uid": SANDBOX_UID,
             "gid": SANDBOX_GID,
-            "nofile": MAX_OPEN_FILES,
+            "nofile": min(MAX_OPEN_FILES, _hard_nofile()),
             "pids": MAX_PROCESSES,
         }
-        try:
-            pid = await zygote.spawn(request, fds + procs_fds)
-        except ZygoteError as exc:
-            ours.close()
-            os.close(output_read)
-            if cgroup is not None:
-                cgroup.remove()
-            raise ServiceException(f"could not start a sandbox: {exc}") from exc
-        finally:
-            theirs.close()
-            os.close(output_write)
-            for fd in procs_fds:
-                os.close(fd)
-        os.set_blocking(output_read, False)
-        return Sandbox(pid, ours, output_read, zygote, cgroup)
 
     def end_init(self, sandbox: Sandbox, memory_mb: int) -> None:
         """The instance's init is done: from now on it gets its memory's share of CPU only."""

@@ -9,6 +9,8 @@ import json
 import os
 import socket
 import subprocess
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -58,6 +60,15 @@ class ZygoteError(Exception):
     pass
 
 
+@dataclass(eq=False, slots=True)
+class _Outgoing:
+    """A control message waiting for room in the zygote's socket."""
+
+    data: bytes
+    fds: list[int]
+    token: int | None
+
+
 class ZygoteClient:
     def __init__(
         self,
@@ -77,6 +88,8 @@ class ZygoteClient:
         self.exits: dict[int, asyncio.Future[ExitStatus]] = {}
         self.reader: asyncio.Task[None] | None = None
         self.started = asyncio.Lock()
+        self.outbox: deque[_Outgoing] = deque()
+        self.waiting_to_write = False
 
     @property
     def alive(self) -> bool:
@@ -91,6 +104,7 @@ class ZygoteClient:
             await self._start()
 
     async def _start(self) -> None:
+        self._close_control()  # a previous zygote's, if it died
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         config = {
             "mode": self.mode,
@@ -148,6 +162,9 @@ class ZygoteClient:
             future = self.pending.pop(message["token"], None)
             if future is not None and not future.done():
                 future.set_result(message["pid"])
+            else:
+                # Its caller gave up (cancelled) before the zygote answered: nobody owns it.
+                self.kill(message["pid"])
         elif op == "spawn_failed":
             future = self.pending.pop(message["token"], None)
             if future is not None and not future.done():
@@ -171,28 +188,62 @@ class ZygoteClient:
                 # Instances die with their zygote (PDEATHSIG).
                 exit_future.set_result(ExitStatus(signal=9))
 
-    def _send(self, message: dict[str, Any], fds: list[int]) -> None:
+    def _send(self, message: dict[str, Any], fds: list[int]) -> _Outgoing:
+        """Queue a control message; it goes out at once unless the zygote's socket is full
+        (a burst of cold starts), in which case it follows when the socket drains."""
         if self.control is None:
             raise ZygoteError("the zygote is not running")
-        # Control messages are tiny and the zygote drains its socket at once; a full buffer means a
-        # wedged zygote, which the caller treats as a platform error.
-        socket.send_fds(self.control, [json.dumps(message).encode()], fds)
+        outgoing = _Outgoing(json.dumps(message).encode(), fds, message.get("token"))
+        self.outbox.append(outgoing)
+        self._flush()
+        return outgoing
+
+    def _flush(self) -> None:
+        control = self.control
+        while self.outbox and control is not None:
+            outgoing = self.outbox[0]
+            try:
+                socket.send_fds(control, [outgoing.data], outgoing.fds)
+            except BlockingIOError:
+                if not self.waiting_to_write:
+                    asyncio.get_running_loop().add_writer(control.fileno(), self._flush)
+                    self.waiting_to_write = True
+                return
+            except OSError as exc:
+                self.outbox.popleft()
+                future = self.pending.pop(outgoing.token, None) if outgoing.token else None
+                if future is not None and not future.done():
+                    future.set_exception(ZygoteError(f"cannot reach the zygote: {exc}"))
+                continue
+            self.outbox.popleft()
+        if self.waiting_to_write and control is not None:
+            asyncio.get_running_loop().remove_writer(control.fileno())
+            self.waiting_to_write = False
 
     async def spawn(self, spec: dict[str, Any], fds: list[int]) -> int:
-        """Start an instance; returns its pid (in the host's PID namespace)."""
+        """Start an instance; returns its pid (in the host's PID namespace).
+
+        ``fds`` must stay open until this returns; if it is cancelled first, the request is
+        withdrawn (or, if already sent, the instance is killed once the zygote reports it).
+        """
         await self.ensure_started()
         token = next(self.tokens)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.pending[token] = future
+        outgoing = self._send({"op": "spawn", "token": token, **spec}, fds)
         try:
-            self._send({"op": "spawn", "token": token, **spec}, fds)
-        except OSError as exc:
-            self.pending.pop(token, None)
-            raise ZygoteError(f"cannot reach the zygote: {exc}") from exc
-        return await future
+            return await future
+        except asyncio.CancelledError:
+            if outgoing in self.outbox:
+                self.outbox.remove(outgoing)
+            raise
+
+    def has_exited(self, pid: int) -> bool:
+        future = self.exits.get(pid)
+        return future is not None and future.done()
 
     def kill(self, pid: int) -> None:
-        with contextlib.suppress(OSError, ZygoteError):
+        with contextlib.suppress(ZygoteError):
             self._send({"op": "kill", "pid": pid}, [])
 
     async def wait_exit(self, pid: int) -> ExitStatus:
@@ -203,10 +254,18 @@ class ZygoteClient:
             if future.done():
                 self.exits.pop(pid, None)
 
+    def _close_control(self) -> None:
+        if self.control is None:
+            return
+        if self.waiting_to_write:
+            asyncio.get_running_loop().remove_writer(self.control.fileno())
+            self.waiting_to_write = False
+        self.outbox.clear()
+        self.control.close()
+        self.control = None
+
     async def aclose(self) -> None:
-        if self.control is not None:
-            self.control.close()
-            self.control = None
+        self._close_control()
         if self.process is not None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
