@@ -126,9 +126,16 @@ def serve_command(
     data_dir: Annotated[
         Path | None, typer.Option(envvar="GUREUM_DATA_DIR", help="Where functions and logs live.")
     ] = None,
+    auth: Annotated[
+        str | None,
+        typer.Option(
+            envvar="GUREUM_AUTH",
+            help="none or sigv4 (default: none on loopback, sigv4 on any other address).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the Lambda API (boto3 and the AWS CLI work against it) until SIGINT or SIGTERM."""
-    serve(host, port, data_dir or default_data_dir())
+    serve(host, port, data_dir or default_data_dir(), auth)
 
 
 @app.command()

@@ -9,9 +9,14 @@ from pathlib import Path
 
 import typer
 import uvicorn
+from starlette.types import ASGIApp
 
 from ..gateway.app import create_app
+from ..gateway.auth import RequireSignature
 from ..gateway.lambda_api import LambdaContext
+from ..store.keys import KeyStore
+
+AUTH_MODES = ("none", "sigv4")
 
 
 def default_data_dir() -> Path:
@@ -40,12 +45,27 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(host: str, port: int, data_dir: Path) -> None:
-    if not is_loopback(host):
-        # Beyond loopback every request must be signed; until SigV4 checking exists, refuse.
-        typer.echo(f"error: binding {host} needs request signing (SigV4), not built yet", err=True)
+def choose_auth(host: str, auth: str | None) -> str:
+    """The auth mode for ``host``: none on loopback unless asked, sigv4 anywhere else."""
+    if auth is None:
+        return "none" if is_loopback(host) else "sigv4"
+    if auth not in AUTH_MODES:
+        raise typer.BadParameter(f"expected one of {', '.join(AUTH_MODES)}", param_hint="--auth")
+    if auth == "none" and not is_loopback(host):
+        # Anyone who reaches an unsigned endpoint can deploy code and run it on this machine.
+        typer.echo(
+            f"error: --auth none is refused on {host}: beyond loopback every request must be "
+            "signed (--auth sigv4, with keys from `gureum keys create`)",
+            err=True,
+        )
         raise typer.Exit(2)
+    return auth
+
+
+def serve(host: str, port: int, data_dir: Path, auth: str | None = None) -> None:
+    mode = choose_auth(host, auth)
     data_dir.mkdir(parents=True, exist_ok=True)
+    keys = KeyStore(data_dir) if mode == "sigv4" else None
     # Bound before the app starts, so the announced address is already accepting connections.
     sock = bind(host, port)
     bound_port = sock.getsockname()[1]
@@ -54,11 +74,22 @@ def serve(host: str, port: int, data_dir: Path) -> None:
         typer.echo(f"gureum listening on http://{host}:{bound_port}")
         typer.echo(f"isolation: {context.platform.isolation}")
         typer.echo(f"data dir: {data_dir}")
-        typer.echo("auth: none (loopback only: any credentials are accepted)", nl=True)
+        if keys is None:
+            typer.echo("auth: none (loopback only: any credentials are accepted)")
+        elif keys.list():
+            typer.echo("auth: sigv4 (every request but GET /health must be signed with a key)")
+        else:
+            typer.echo("auth: sigv4 (no access keys yet: create one with `gureum keys create`)")
 
-    app = create_app(data_dir, on_ready=announce)
+    app: ASGIApp = create_app(data_dir, on_ready=announce)
+    if keys is not None:
+        app = RequireSignature(app, keys.secret_for)
     config = uvicorn.Config(
         app, lifespan="on", log_level="warning", access_log=False, timeout_graceful_shutdown=30
     )
     server = uvicorn.Server(config)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if keys is not None:
+            keys.close()
