@@ -173,7 +173,10 @@ class CgroupManager:
             directory = self.bases[""] / name
             directory.mkdir()
             (directory / "memory.max").write_text(str(limits.memory_mb * 1024 * 1024))
-            (directory / "memory.swap.max").write_text("0")
+            with contextlib.suppress(OSError):  # only where swap accounting is on
+                (directory / "memory.swap.max").write_text("0")
+            weight = max(1, min(10000, 100 * limits.memory_mb // MB_PER_VCPU))
+            (directory / "cpu.weight").write_text(str(weight))
             (directory / "pids.max").write_text(str(limits.pids))
             return InstanceCgroup([directory], unified=True)
         directories = [self.bases[c] / name for c in CONTROLLERS]

@@ -16,15 +16,16 @@ Every method is synchronous and may block on disk: call it from a worker thread.
 
 from __future__ import annotations
 
-import compileall
+import contextlib
 import hashlib
 import io
 import json
 import os
-import py_compile
 import re
 import shutil
 import stat
+import subprocess
+import sys
 import tempfile
 import threading
 import zipfile
@@ -232,12 +233,29 @@ def _extract(data: bytes, dest: Path) -> None:
         os.symlink(os.fsdecode(target), path)
 
 
+# Compiling is running the parser on untrusted source: a crafted file can take gigabytes and
+# minutes. So it runs in a child with its own limits; if it fails, imports just compile later.
+_COMPILER = """
+import compileall, py_compile, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
+top = sys.argv[1]
+# Hash-based pycs never consult mtimes: the tree is immutable, verified, and mounted read-only.
+mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
+compileall.compile_dir(top, quiet=2, force=True, limit_sl_dest=top, invalidation_mode=mode)
+"""
+
+
 def _compile(tree: Path) -> None:
-    # Hash-based pycs never consult mtimes: the tree is immutable and verified, and the sandbox
-    # mounts it read-only, so a stale timestamp could never be refreshed there anyway.
-    mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
-    top = str(tree)
-    compileall.compile_dir(top, quiet=2, force=True, limit_sl_dest=top, invalidation_mode=mode)
+    with contextlib.suppress(subprocess.SubprocessError, OSError):
+        subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _COMPILER, str(tree)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=120,
+            check=False,
+        )
 
 
 def _scan_tree(tree: Path, *, fix_modes: bool = False) -> dict[str, str]:
