@@ -20,7 +20,7 @@ from types import TracebackType
 from . import validation
 from .clock import Clock, SystemClock
 from .engine.engine import Engine, EngineSettings
-from .errors import ResourceNotFoundException
+from .errors import InvalidParameterValueException, ResourceNotFoundException
 from .layers import Layers
 from .sandbox.manager import SandboxManager
 from .sandbox.runtimes import available_runtimes
@@ -56,6 +56,7 @@ class Functions:
 
     def __init__(self, platform: Platform) -> None:
         self._platform = platform
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def create(
         self,
@@ -87,9 +88,7 @@ class Functions:
             role=role,
             layers=p.layers.check(layers or []),
             ephemeral_storage_mb=validation.validate_ephemeral_storage(ephemeral_storage_mb),
-            reserved_concurrency=validation.validate_reserved_concurrency(
-                reserved_concurrency, p.settings.engine.max_concurrency
-            ),
+            reserved_concurrency=self._check_reservation(name, reserved_concurrency),
         )
         ref = await asyncio.to_thread(p.code.put, code)
         config = dataclasses.replace(
@@ -114,7 +113,7 @@ class Functions:
         p = self._platform
         p.config(name)
         ref = await asyncio.to_thread(p.code.put, code)
-        return await self._replace(name, code_sha256=ref.sha256, code_size=ref.size)
+        return await self._replace(name, {"code_sha256": ref.sha256, "code_size": ref.size})
 
     async def update_configuration(
         self,
@@ -151,29 +150,49 @@ class Functions:
             changes["ephemeral_storage_mb"] = validation.validate_ephemeral_storage(
                 ephemeral_storage_mb
             )
-        return await self._replace(name, **changes)
+        return await self._replace(name, changes)
 
     async def set_reserved_concurrency(self, name: str, reserved: int | None) -> FunctionConfig:
         p = self._platform
-        checked = validation.validate_reserved_concurrency(
-            reserved, p.settings.engine.max_concurrency
-        )
-        config = await self._replace(name, reserved_concurrency=checked)
+        checked = self._check_reservation(name, reserved)
+        # Not a change of the function itself: same revision, and its warm instances stay.
+        changes: dict[str, object] = {"reserved_concurrency": checked}
+        config = await self._replace(name, changes, new_revision=False)
         p.engine.admission.set_reserved(name, checked)
         return config
 
-    async def _replace(self, name: str, **changes: object) -> FunctionConfig:
+    def _check_reservation(self, name: str, reserved: int | None) -> int | None:
+        """Lambda keeps a floor of unreserved concurrency for every other function."""
         p = self._platform
-        config = dataclasses.replace(
-            p.config(name),
-            **changes,  # type: ignore[arg-type]
-            revision_id=str(uuid.uuid4()),
-            last_modified=_now_iso(p.clock),
-        )
-        await asyncio.to_thread(p.registry.update_function, config)
-        p.configs[name] = config
-        # Instances of the old revision finish what they run, and are never reused.
-        await p.engine.retire_function(name, LATEST, keep_revision=config.revision_id)
+        limit = p.settings.engine.max_concurrency
+        checked = validation.validate_reserved_concurrency(reserved, limit)
+        floor = min(100, limit // 10)
+        others = sum(c.reserved_concurrency or 0 for c in p.configs.values() if c.name != name)
+        if checked is not None and limit - others - checked < floor:
+            raise InvalidParameterValueException(
+                f"Specified ReservedConcurrentExecutions for function decreases account's "
+                f"UnreservedConcurrentExecution below its minimum value of [{floor}]."
+            )
+        return checked
+
+    async def _replace(
+        self, name: str, changes: dict[str, object], new_revision: bool = True
+    ) -> FunctionConfig:
+        p = self._platform
+        # One change at a time per function: two concurrent updates must not lose one.
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            current = p.config(name)
+            config = dataclasses.replace(
+                current,
+                **changes,  # type: ignore[arg-type]
+                revision_id=str(uuid.uuid4()) if new_revision else current.revision_id,
+                last_modified=_now_iso(p.clock),
+            )
+            await asyncio.to_thread(p.registry.update_function, config)
+            p.configs[name] = config
+        if new_revision:
+            # Instances of the old revision finish what they run, and are never reused.
+            await p.engine.retire_function(name, LATEST, keep_revision=config.revision_id)
         return config
 
     async def delete(self, name: str) -> None:
