@@ -22,6 +22,7 @@ from .clock import Clock, SystemClock
 from .engine.engine import Engine, EngineSettings
 from .errors import InvalidParameterValueException, ResourceNotFoundException
 from .layers import Layers
+from .provisioning import Provisioning
 from .sandbox.manager import SandboxManager
 from .sandbox.runtimes import available_runtimes
 from .store.code import CodeStore
@@ -204,6 +205,7 @@ class Functions:
         p.configs.pop(name, None)
         p.versions.forget(name)
         p.aliases.forget(name)
+        p.provisioning.forget(name)
         p.engine.admission.set_reserved(name, None)
         await p.engine.retire_function(name)
         await p.telemetry.delete_function(name)
@@ -249,6 +251,7 @@ class Platform:
         self.versions.load()
         self.aliases = Aliases(self)
         self.aliases.load()
+        self.provisioning = Provisioning(self)
 
     @property
     def isolation(self) -> IsolationLevel:
@@ -300,6 +303,9 @@ class Platform:
         return await self.telemetry.stats(name, since=since)
 
     async def aclose(self) -> None:
+        for setting in self.provisioning.settings.values():
+            if setting.task is not None:
+                setting.task.cancel()
         await self.engine.aclose()
         await self.sandboxes.aclose()
         await self.telemetry.aclose()
@@ -340,4 +346,5 @@ async def open_platform(
     (data_dir / "sandbox").mkdir(exist_ok=True)
     platform = Platform(data_dir, settings, clock, registry, code, telemetry, sandboxes)
     platform.engine.start()
+    platform.provisioning.restore()
     return platform

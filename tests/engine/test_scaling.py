@@ -357,3 +357,34 @@ async def test_a_burst_of_cold_starts_all_succeed(open_custom: Opener) -> None:
         assert_settled(platform)
     finally:
         await platform.aclose()
+
+
+async def test_provisioned_instances_outlive_the_keep_alive(
+    open_custom: Opener, clock: ManualClock
+) -> None:
+    platform = await open_custom(keep_alive_s=600)
+    try:
+        await deployer(platform)("steady", PROBE)
+        await platform.versions.publish("steady")
+        described = await platform.provisioning.put("steady", "1", 2)
+        assert described["Status"] == "READY"
+        assert len(platform.engine.instances("steady")) == 2
+        _, cold = await probe_version(platform, "steady", "1")
+        assert not cold
+        # A third, on-demand instance beside them is reclaimed; the provisioned two are not.
+        await asyncio.gather(*(probe_version(platform, "steady", "1", sleep=0.3) for _ in range(3)))
+        assert len(platform.engine.instances("steady")) == 3
+        clock.advance(601)
+        assert await platform.engine.reap_idle() == 1
+        assert len(platform.engine.instances("steady")) == 2
+        assert_settled(platform)
+    finally:
+        await platform.aclose()
+
+
+async def probe_version(
+    platform: Platform, name: str, version: str, **event: Any
+) -> tuple[dict[str, Any], bool]:
+    result = await platform.invoke(name, json.dumps(event).encode(), qualifier=version)
+    assert result.function_error is None, result.payload.decode()
+    return json.loads(result.payload), result.cold_start

@@ -44,6 +44,10 @@ def pool_key(config: FunctionConfig) -> PoolKey:
     return (config.name, config.version, config.revision_id)
 
 
+class ProvisioningFailed(Exception):
+    """A provisioned instance's init failed."""
+
+
 class Fleet:
     def __init__(
         self,
@@ -64,6 +68,8 @@ class Fleet:
         # Revisions replaced or deleted while some of their instances were busy.
         self.stale: set[PoolKey] = set()
         self.teardowns: set[asyncio.Task[None]] = set()
+        # Pools whose instances are kept initialised, and how many of them.
+        self.provisioned: dict[PoolKey, int] = {}
         self.instance_ids = itertools.count(1)
         self.instance_prefix = uuid.uuid4().hex[:8]
 
@@ -136,12 +142,49 @@ class Fleet:
             self._forget(instance)
         await asyncio.gather(*(i.destroy() for i in victims))
 
+    def _reclaimable(self) -> list[Instance]:
+        """Idle instances that may be stopped, least recently used first: all but the
+        provisioned number of each pool (those stay warm whatever the keep-alive or budget)."""
+        found = []
+        for key, pool in self.pools.items():
+            spare = len(pool) - self.provisioned.get(key, 0)
+            if spare > 0:
+                found += sorted(pool.idle, key=lambda i: i.last_used)[:spare]
+        return sorted(found, key=lambda i: i.last_used)
+
     async def reap_idle(self, keep_alive_s: float) -> int:
         """Stop instances idle for longer than the keep-alive; returns how many were stopped."""
         deadline = self.clock.monotonic() - keep_alive_s
-        expired = [i for p in self.pools.values() for i in p.idle if i.last_used <= deadline]
+        expired = [i for i in self._reclaimable() if i.last_used <= deadline]
         await self._destroy_idle(expired)
         return len(expired)
+
+    async def provision(self, config: FunctionConfig, count: int) -> None:
+        """Keep ``count`` initialised instances of this version, starting the missing ones
+        now. Raises what a cold start raises (init errors as ProvisioningFailed)."""
+        key = pool_key(config)
+        self.provisioned[key] = count
+        if count == 0:
+            del self.provisioned[key]
+            return
+        missing = count - len(self.pool(config))
+        started = await asyncio.gather(
+            *(self.cold_start(config) for _ in range(missing)), return_exceptions=True
+        )
+        failure: BaseException | None = None
+        for outcome in started:
+            if isinstance(outcome, BaseException):
+                failure = outcome
+                continue
+            instance, init_error = outcome
+            if init_error is not None:
+                failure = ProvisioningFailed(init_error.body.decode(errors="replace"))
+            await self.release(instance, init_error is None)
+        if failure is not None:
+            raise failure
+
+    def provisioned_ready(self, config: FunctionConfig) -> int:
+        return min(len(self.pool(config)), self.provisioned.get(pool_key(config), 0))
 
     async def retire_function(
         self, name: str, version: str | None = None, keep_revision: str | None = None
@@ -153,6 +196,9 @@ class Fleet:
             for k in self.pools
             if k[0] == name and version in (None, k[1]) and k[2] != keep_revision
         ]
+        for key in list(self.provisioned):
+            if key[0] == name and version in (None, key[1]) and key[2] != keep_revision:
+                del self.provisioned[key]
         self.stale.update(keys)
         await self._destroy_idle([i for k in keys for i in self.pools[k].idle])
 
@@ -163,7 +209,7 @@ class Fleet:
         every idle instance would not make room.
         """
         admission = self.admission
-        idle = sorted((i for p in self.pools.values() for i in p.idle), key=lambda i: i.last_used)
+        idle = self._reclaimable()
         reclaimable = sum(i.config.memory_mb for i in idle)
         if admission.memory_used_mb - reclaimable + memory_mb > admission.memory_budget_mb:
             raise TooManyRequestsException(

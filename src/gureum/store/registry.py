@@ -80,6 +80,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX layers_code ON layers (code_sha256)",
     ),
+    (
+        """
+        CREATE TABLE provisioned (
+            function      TEXT NOT NULL REFERENCES functions (name) ON DELETE CASCADE,
+            qualifier     TEXT NOT NULL,
+            count         INTEGER NOT NULL,
+            last_modified TEXT NOT NULL,
+            PRIMARY KEY (function, qualifier)
+        )
+        """,
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -355,3 +366,30 @@ class Registry:
                 )
             else:
                 conn.execute("DELETE FROM layers WHERE name = ? AND version = ?", (name, version))
+
+    # -- provisioned concurrency -----------------------------------------------------------
+
+    def put_provisioned(self, function: str, qualifier: str, count: int, modified: str) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO provisioned (function, qualifier, count, last_modified)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (function, qualifier)"
+                " DO UPDATE SET count = excluded.count, last_modified = excluded.last_modified",
+                (function, qualifier, count, modified),
+            )
+
+    def list_provisioned(self) -> list[tuple[str, str, int, str]]:
+        """Every provisioned-concurrency setting: (function, qualifier, count, last modified)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT function, qualifier, count, last_modified FROM provisioned"
+                " ORDER BY function, qualifier"
+            ).fetchall()
+        return [(f, q, int(c), m) for f, q, c, m in rows]
+
+    def delete_provisioned(self, function: str, qualifier: str) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "DELETE FROM provisioned WHERE function = ? AND qualifier = ?",
+                (function, qualifier),
+            )
