@@ -1,0 +1,345 @@
+"""Reading what `gureum deploy` deploys: gureum.yaml, SAM templates, Globals and intrinsics."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gureum.cli.manifest import (
+    FunctionSpec,
+    ManifestError,
+    load,
+    load_folder,
+    load_template,
+    merge_globals,
+)
+from tests.conftest import HOST_RUNTIME
+
+
+def write(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    return folder
+
+
+def only(folder: Path, name: str | None = None) -> FunctionSpec:
+    (spec,) = load(folder, name).functions
+    return spec
+
+
+# --- folders and gureum.yaml -----------------------------------------------------------------
+
+
+def test_a_plain_folder_gets_the_defaults(tmp_path: Path) -> None:
+    folder = write(tmp_path / "my func.v2", {"app.py": ""})
+    deployment = load(folder)
+    assert deployment.source is None and deployment.warnings == []
+    (spec,) = deployment.functions
+    assert spec == FunctionSpec(name="my-func-v2", code_dir=folder, runtime=HOST_RUNTIME)
+    assert (spec.handler, spec.memory_mb, spec.timeout_s) == ("app.handler", 128, 3)
+
+
+def test_gureum_yaml_sets_every_field(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "gureum.yaml": """
+                name: orders
+                runtime: python3.12
+                handler: pkg.api.handle
+                memory: 512
+                timeout: 30
+                description: Takes orders
+                env:
+                  TABLE: orders
+                  RETRIES: 3
+                  RATIO: 0.5
+                  DEBUG: true
+            """
+        },
+    )
+    spec = only(tmp_path)
+    assert spec.name == "orders" and spec.runtime == "python3.12"
+    assert spec.handler == "pkg.api.handle" and spec.description == "Takes orders"
+    assert (spec.memory_mb, spec.timeout_s) == (512, 30)
+    # Lambda keeps strings: numbers and booleans are spelled out as YAML wrote them.
+    assert spec.env == {"TABLE": "orders", "RETRIES": "3", "RATIO": "0.5", "DEBUG": "true"}
+
+
+def test_name_option_wins_over_the_manifest(tmp_path: Path) -> None:
+    write(tmp_path, {"gureum.yaml": "name: from-file\n"})
+    assert only(tmp_path, "from-flag").name == "from-flag"
+    with pytest.raises(ManifestError, match=r"name: .*functionName"):
+        load(tmp_path, "bad name!")
+
+
+def test_an_empty_gureum_yaml_is_all_defaults(tmp_path: Path) -> None:
+    write(tmp_path, {"gureum.yaml": "# nothing yet\n"})
+    assert only(tmp_path).handler == "app.handler"
+
+
+def test_gureum_yaml_can_be_passed_itself(tmp_path: Path) -> None:
+    write(tmp_path, {"gureum.yaml": "name: direct\n"})
+    deployment = load(tmp_path / "gureum.yaml")
+    assert deployment.functions[0].name == "direct"
+    assert deployment.functions[0].code_dir == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        ("memory: lots\n", "gureum.yaml: memory", "expected an integer, got str 'lots'"),
+        ("memory: true\n", "gureum.yaml: memory", "expected an integer, got bool True"),
+        ("memory: 64\n", "gureum.yaml: memory", "greater than or equal to 128"),
+        ("timeout: 901\n", "gureum.yaml: timeout", "less than or equal to 900"),
+        ("handler: nodot\n", "gureum.yaml: handler", "regular expression pattern"),
+        ("runtime: ''\n", "gureum.yaml: runtime", "expected a non-empty string"),
+        ("env: [A, B]\n", "gureum.yaml: env", "expected a mapping of NAME: value"),
+        ("env: {A: {nested: 1}}\n", "gureum.yaml: env.A", "expected a string or a number"),
+        ("env: {AWS_REGION: x}\n", "gureum.yaml: env", "reserved keys"),
+        ("env: {1BAD: x}\n", "gureum.yaml: env", "Map keys must satisfy"),
+        ("description: 7\n", "gureum.yaml: description", "expected a string"),
+        ("layers: layer-arn\n", "gureum.yaml: layers", "expected a list of strings"),
+        ("memroy: 256\n", "gureum.yaml: memroy", "unknown key"),
+        ("- a list\n", "gureum.yaml", "expected the file to be a mapping"),
+        ("name: [unclosed\n", "gureum.yaml", "not valid YAML"),
+    ],
+)
+def test_bad_gureum_yaml_names_the_field(
+    tmp_path: Path, text: str, where: str, message: str
+) -> None:
+    (tmp_path / "gureum.yaml").write_text(text)
+    with pytest.raises(ManifestError) as caught:
+        load(tmp_path)
+    assert caught.value.where == where
+    assert message in caught.value.message
+
+
+def test_layers_in_gureum_yaml_are_a_warning(tmp_path: Path) -> None:
+    write(tmp_path, {"gureum.yaml": "layers: [arn:aws:lambda:us-east-1:1:layer:x:1]\n"})
+    deployment = load_folder(tmp_path, manifest=tmp_path / "gureum.yaml")
+    assert deployment.warnings == [
+        "gureum.yaml: layers are not supported yet; deploying without them"
+    ]
+
+
+def test_a_folder_with_both_files_must_say_which(tmp_path: Path) -> None:
+    write(tmp_path, {"gureum.yaml": "name: a\n", "template.yaml": "Resources: {}\n"})
+    with pytest.raises(ManifestError, match="pass the one to deploy"):
+        load(tmp_path)
+
+
+def test_a_missing_path(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="no such file or folder"):
+        load(tmp_path / "nope")
+
+
+# --- SAM templates ---------------------------------------------------------------------------
+
+TEMPLATE = """
+    AWSTemplateFormatVersion: "2010-09-09"
+    Transform: AWS::Serverless-2016-10-31
+    Parameters:
+      Stage:
+        Type: String
+        Default: prod
+      Memory:
+        Type: Number
+        Default: 1024
+      WorkerTimeout:
+        Type: Number
+        Default: 60
+      NoDefault:
+        Type: String
+    Globals:
+      Function:
+        Runtime: python3.12
+        Timeout: 10
+        Environment:
+          Variables:
+            STAGE: !Ref Stage
+            LEVEL: info
+        Layers:
+          - arn:aws:lambda:us-east-1:000000000000:layer:base:1
+      Api:
+        Cors: "'*'"
+    Resources:
+      Api:
+        Type: AWS::Serverless::Function
+        Properties:
+          CodeUri: src/api
+          Handler: app.handler
+          MemorySize: !Ref Memory
+          Description: !Sub "API for ${Stage} (${!NotAParameter})"
+          Environment:
+            Variables:
+              LEVEL: debug
+          Policies: [AWSLambdaBasicExecutionRole]
+          Tracing: Active
+          Events:
+            Get: {Type: Api, Properties: {Path: /, Method: get}}
+      Worker:
+        Type: AWS::Serverless::Function
+        Properties:
+          FunctionName:
+            Fn::Sub: "${Stage}-worker"
+          CodeUri: src/worker/
+          Handler: worker.main
+          Timeout:
+            Ref: WorkerTimeout
+          AutoPublishAlias: live
+      Bucket:
+        Type: AWS::S3::Bucket
+"""
+
+
+def sam(tmp_path: Path, text: str = TEMPLATE) -> Path:
+    write(tmp_path, {"template.yaml": text, "src/api/app.py": "", "src/worker/worker.py": ""})
+    return tmp_path / "template.yaml"
+
+
+def test_a_template_with_globals(tmp_path: Path) -> None:
+    template = sam(tmp_path)
+    deployment = load_template(template)
+    api, worker = deployment.functions
+    assert api.name == "Api" and api.code_dir == tmp_path / "src" / "api"
+    assert (api.runtime, api.handler, api.memory_mb, api.timeout_s) == (
+        "python3.12",
+        "app.handler",
+        1024,
+        10,
+    )
+    # Maps merge key by key, the function's own value winning.
+    assert api.env == {"STAGE": "prod", "LEVEL": "debug"}
+    assert api.description == "API for prod (${NotAParameter})"
+    assert worker.name == "prod-worker" and worker.code_dir == tmp_path / "src" / "worker"
+    assert worker.timeout_s == 60 and worker.memory_mb == 128
+    assert worker.env == {"STAGE": "prod", "LEVEL": "info"}
+    assert deployment.source == template
+
+
+def test_a_template_reports_what_it_does_not_deploy(tmp_path: Path) -> None:
+    template = sam(tmp_path)
+    warnings = load(tmp_path).warnings
+    assert "Api: layers are not supported yet; deploying without them" in warnings
+    assert "Api: Events are ignored (event sources come later); invoke the function directly" in (
+        warnings
+    )
+    assert "Api: ignoring Tracing (not used by gureum)" in warnings  # Policies: silently
+    assert any(w.startswith("Worker: versions and aliases are not supported") for w in warnings)
+    assert any("ignoring Bucket (AWS::S3::Bucket)" in w for w in warnings)
+    assert load(template).functions == load(tmp_path).functions
+
+
+def test_a_ref_to_anything_but_a_parameter_with_a_default_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError) as caught:
+        load_template(sam(tmp_path, TEMPLATE.replace("Ref: WorkerTimeout", "Ref: Stage2")))
+    assert caught.value.where == "template.yaml: Resources.Worker.Properties.Timeout"
+    assert "!Ref Stage2: gureum resolves only Parameters that have a Default" in str(caught.value)
+
+    text = TEMPLATE.replace("Ref: WorkerTimeout", "Ref: NoDefault")
+    with pytest.raises(ManifestError, match="!Ref NoDefault"):
+        load_template(sam(tmp_path, text))
+
+
+def test_other_intrinsics_are_refused_clearly(tmp_path: Path) -> None:
+    text = TEMPLATE.replace("Ref: WorkerTimeout", "Fn::GetAtt: [Bucket, Arn]")
+    with pytest.raises(ManifestError, match=r"Timeout: !GetAtt is not supported"):
+        load_template(sam(tmp_path, text))
+    text = TEMPLATE.replace("!Ref Memory", "!FindInMap [Sizes, !Ref Stage, Memory]")
+    with pytest.raises(ManifestError, match=r"MemorySize: !FindInMap is not supported"):
+        load_template(sam(tmp_path, text))
+
+
+def test_intrinsics_in_properties_gureum_ignores_are_left_alone(tmp_path: Path) -> None:
+    text = TEMPLATE.replace("Tracing: Active", "Role: !GetAtt SomeRole.Arn")
+    assert len(load_template(sam(tmp_path, text)).functions) == 2
+
+
+def minimal(properties: str, extra: str = "") -> str:
+    body = textwrap.indent(textwrap.dedent(properties).strip(), " " * 6)
+    return (
+        f"{extra}Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n{body}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("properties", "where", "message"),
+    [
+        ("Runtime: python3.11", "Properties.Handler", "required"),
+        ("Handler: app.handler", "Properties.Runtime", "required"),
+        ("Handler: a.b\nRuntime: x\nCodeUri: missing", "Properties.CodeUri", "is not a folder"),
+        (
+            "Handler: a.b\nRuntime: x\nCodeUri: {Bucket: b, Key: k}",
+            "Properties.CodeUri",
+            "code in S3 is not supported",
+        ),
+        ("Handler: a.b\nRuntime: x\nInlineCode: 'x'", "Properties", "only CodeUri"),
+        ("Handler: a.b\nRuntime: x\nMemorySize: big", "Properties.MemorySize", "an integer"),
+        ("Handler: a.b\nRuntime: x\nEnvironment: {A: b}", "Properties.Environment", "Variables"),
+        ("Handler: a.b\nRuntime: x\nFunctionName: 'a b'", "Properties.FunctionName", "pattern"),
+    ],
+)
+def test_bad_function_properties_name_the_field(
+    tmp_path: Path, properties: str, where: str, message: str
+) -> None:
+    (tmp_path / "template.yaml").write_text(minimal(properties))
+    with pytest.raises(ManifestError) as caught:
+        load_template(tmp_path / "template.yaml")
+    assert caught.value.where == f"template.yaml: Resources.Fn.{where}"
+    assert message in caught.value.message
+
+
+def test_numbers_may_come_as_strings_from_parameters(tmp_path: Path) -> None:
+    extra = "Parameters:\n  Size:\n    Type: Number\n    Default: '256'\n"
+    text = minimal("Handler: a.b\nRuntime: x\nMemorySize: !Ref Size", extra)
+    (tmp_path / "template.yaml").write_text(text)
+    (spec,) = load_template(tmp_path / "template.yaml").functions
+    assert spec.memory_mb == 256 and spec.code_dir == tmp_path
+
+
+def test_sub_with_its_own_variables(tmp_path: Path) -> None:
+    text = minimal('Handler: a.b\nRuntime: x\nDescription: !Sub ["${A}-${B}", {A: one, B: 2}]')
+    (tmp_path / "template.yaml").write_text(text)
+    assert load_template(tmp_path / "template.yaml").functions[0].description == "one-2"
+
+
+def test_a_template_without_functions(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text("Resources:\n  B:\n    Type: AWS::S3::Bucket\n")
+    with pytest.raises(ManifestError, match="no AWS::Serverless::Function to deploy"):
+        load(tmp_path)
+    (tmp_path / "template.yaml").write_text("Description: nothing\n")
+    with pytest.raises(ManifestError, match="Resources: expected Resources to be a mapping"):
+        load(tmp_path)
+
+
+def test_name_renames_the_only_function_of_a_template(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text(minimal("Handler: a.b\nRuntime: x"))
+    assert only(tmp_path, "renamed").name == "renamed"
+    template = sam(tmp_path)
+    with pytest.raises(ManifestError, match="this template has 2"):
+        load_template(template, "renamed")
+
+
+def test_json_templates_and_long_form_intrinsics(tmp_path: Path) -> None:
+    (tmp_path / "template.json").write_text(
+        '{"Parameters": {"H": {"Type": "String", "Default": "app.main"}},'
+        ' "Resources": {"Fn": {"Type": "AWS::Serverless::Function",'
+        ' "Properties": {"Handler": {"Ref": "H"}, "Runtime": "python3.11"}}}}'
+    )
+    assert only(tmp_path / "template.json").handler == "app.main"
+
+
+def test_merge_globals_follows_sam() -> None:
+    globals_ = {"Timeout": 3, "Environment": {"Variables": {"A": "1", "B": "2"}}, "Layers": ["x"]}
+    own = {"Timeout": 9, "Environment": {"Variables": {"B": "two"}}, "Layers": ["y"]}
+    assert merge_globals(globals_, own) == {
+        "Timeout": 9,
+        "Environment": {"Variables": {"A": "1", "B": "two"}},
+        "Layers": ["x", "y"],
+    }
+    assert globals_["Environment"] == {"Variables": {"A": "1", "B": "2"}}  # not modified
