@@ -155,6 +155,10 @@ async def create_function(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, An
         role=p.get("Role", ""),
         layers=p.get("Layers"),
     )
+    tags = p.get("Tags")
+    if tags:
+        _check_tags(tags)
+        await asyncio.to_thread(ctx.platform.registry.tag, config.name, tags)
     if p.get("Publish"):
         config = await ctx.platform.versions.publish(config.name)
     return configuration(ctx, config)
@@ -166,7 +170,7 @@ async def get_function(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "Configuration": configuration(ctx, config),
         "Code": {"RepositoryType": "S3", "Location": f"/_gureum/code/{config.code_sha256}"},
-        "Tags": {},
+        "Tags": await asyncio.to_thread(ctx.platform.registry.tags, config.name),
     }
     if config.reserved_concurrency is not None:
         result["Concurrency"] = {"ReservedConcurrentExecutions": config.reserved_concurrency}
@@ -535,3 +539,48 @@ async def list_provisioned_concurrency_configs(
         for qualifier, described in ctx.platform.provisioning.list(name)
     ]
     return {"ProvisionedConcurrencyConfigs": configs}
+
+
+# -- tags -------------------------------------------------------------------------------------
+
+MAX_TAGS = 50
+
+
+def _tagged_function(ctx: LambdaContext, arn: str) -> str:
+    name, qualifier = resolve_name(arn)
+    if qualifier is not None or not arn.startswith("arn:"):
+        raise InvalidParameterValueException(f"Tags apply to a function's unqualified ARN: {arn}")
+    ctx.platform.config(name)
+    return name
+
+
+def _check_tags(tags: dict[str, str]) -> None:
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 128 or len(value) > 256 or key.lower().startswith("aws:"):
+            raise InvalidParameterValueException(f"Invalid tag: {key!r}")
+
+
+@operation
+async def tag_resource(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    name = _tagged_function(ctx, p["Resource"])
+    tags: dict[str, str] = p.get("Tags", {})
+    _check_tags(tags)
+    registry = ctx.platform.registry
+    current = await asyncio.to_thread(registry.tags, name)
+    if len({**current, **tags}) > MAX_TAGS:
+        raise InvalidParameterValueException(f"A function has at most {MAX_TAGS} tags")
+    await asyncio.to_thread(registry.tag, name, tags)
+    return {}
+
+
+@operation
+async def untag_resource(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    name = _tagged_function(ctx, p["Resource"])
+    await asyncio.to_thread(ctx.platform.registry.untag, name, p.get("TagKeys", []))
+    return {}
+
+
+@operation
+async def list_tags(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    name = _tagged_function(ctx, p["Resource"])
+    return {"Tags": await asyncio.to_thread(ctx.platform.registry.tags, name)}

@@ -393,3 +393,31 @@ class Registry:
                 "DELETE FROM provisioned WHERE function = ? AND qualifier = ?",
                 (function, qualifier),
             )
+
+    # -- tags ------------------------------------------------------------------------------
+
+    def tag(self, function: str, tags: dict[str, str]) -> None:
+        with self._transaction() as conn:
+            if (
+                conn.execute("SELECT 1 FROM functions WHERE name = ?", (function,)).fetchone()
+                is None
+            ):
+                raise self._not_found(function)
+            conn.executemany(
+                "INSERT INTO tags (function, key, value) VALUES (?, ?, ?)"
+                " ON CONFLICT (function, key) DO UPDATE SET value = excluded.value",
+                [(function, key, value) for key, value in tags.items()],
+            )
+
+    def untag(self, function: str, keys: list[str]) -> None:
+        with self._transaction() as conn:
+            conn.executemany(
+                "DELETE FROM tags WHERE function = ? AND key = ?", [(function, k) for k in keys]
+            )
+
+    def tags(self, function: str) -> dict[str, str]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key, value FROM tags WHERE function = ? ORDER BY key", (function,)
+            ).fetchall()
+        return dict(rows)
