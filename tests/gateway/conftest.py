@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,11 @@ class Server:
     data_dir: Path
     process: subprocess.Popen[str]
     banner: list[str]
+    clients: list[Any] = field(default_factory=list)
 
     def client(self, **config: Any) -> Any:
-        return boto3.client(
+        """A boto3 Lambda client for this server, closed when the server stops."""
+        client = boto3.client(
             "lambda",
             endpoint_url=self.url,
             region_name="us-east-1",
@@ -37,8 +39,12 @@ class Server:
             aws_secret_access_key="test",
             config=Config(retries={"max_attempts": 1}, read_timeout=60, **config),
         )
+        self.clients.append(client)
+        return client
 
     def stop(self) -> int:
+        for client in self.clients:
+            client.close()
         self.process.send_signal(signal.SIGTERM)
         status = self.process.wait(timeout=60)
         if self.process.stdout is not None:

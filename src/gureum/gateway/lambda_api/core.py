@@ -1,0 +1,142 @@
+"""What every Lambda API operation shares: its context, registration, names and shapes.
+
+Shapes are botocore's (``lambda/2015-03-31``): the protocol layer has already typed the input,
+and serialises whatever dict comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...errors import (
+    GureumError,
+    InvalidParameterValueException,
+)
+from ...platform import Platform
+from ...types import LATEST, FunctionConfig
+
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024  # Lambda's 6 MB for RequestResponse
+ASYNC_PAYLOAD_LIMIT = 1024 * 1024  # gureum's limit for Event invocations
+LOG_TAIL_BYTES = 4096
+DEFAULT_PAGE = 50
+
+
+class PreconditionFailedException(GureumError):
+    error_type = "PreconditionFailedException"
+    status = 412
+
+
+@dataclass(slots=True)
+class LambdaContext:
+    """What every operation may use: the platform, and the background work it started."""
+
+    platform: Platform
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def arn(self, name: str) -> str:
+        return self.platform.settings.engine.function_arn(name)
+
+
+Operation = Callable[[LambdaContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+OPERATIONS: dict[str, Operation] = {}
+
+
+def operation(fn: Operation) -> Operation:
+    """Register ``fn`` under its botocore operation name (the function's own name in CamelCase)."""
+    OPERATIONS["".join(part.title() for part in fn.__name__.split("_"))] = fn
+    return fn
+
+
+def resolve_name(value: str) -> tuple[str, str | None]:
+    """A FunctionName parameter (name, name:qualifier, partial or full ARN) -> (name, qualifier)."""
+    parts = value.split(":")
+    if value.startswith("arn:"):
+        # arn:aws:lambda:region:account:function:name[:qualifier]
+        if len(parts) < 7 or parts[5] != "function":
+            raise InvalidParameterValueException(f"Invalid function ARN: {value}")
+        return parts[6], parts[7] if len(parts) > 7 else None
+    if len(parts) >= 3 and parts[1] == "function":  # account:function:name[:qualifier]
+        return parts[2], parts[3] if len(parts) > 3 else None
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    return value, None
+
+
+def target(params: dict[str, Any]) -> tuple[str, str | None]:
+    name, qualifier = resolve_name(params["FunctionName"])
+    return name, params.get("Qualifier") or qualifier
+
+
+def function_of(ctx: LambdaContext, params: dict[str, Any]) -> FunctionConfig:
+    """The configuration a request names: $LATEST, a version, or an alias's primary version."""
+    name, qualifier = target(params)
+    platform = ctx.platform
+    if qualifier is None or qualifier == LATEST:
+        return platform.config(name)
+    if not qualifier.isdigit():
+        qualifier = platform.aliases.get(name, qualifier)["FunctionVersion"]
+    return platform.versions.get(name, qualifier)
+
+
+def configuration(ctx: LambdaContext, config: FunctionConfig) -> dict[str, Any]:
+    """A FunctionConfiguration, as Lambda returns it."""
+    result: dict[str, Any] = {
+        "FunctionName": config.name,
+        "FunctionArn": ctx.arn(config.name)
+        + ("" if config.version == LATEST else f":{config.version}"),
+        "Runtime": config.runtime,
+        "Role": config.role,
+        "Handler": config.handler,
+        "CodeSize": config.code_size,
+        "Description": config.description,
+        "Timeout": config.timeout_s,
+        "MemorySize": config.memory_mb,
+        "LastModified": config.last_modified,
+        # Lambda reports the code's SHA-256 base64-encoded, not in hex.
+        "CodeSha256": base64.b64encode(bytes.fromhex(config.code_sha256)).decode(),
+        "Version": config.version,
+        "TracingConfig": {"Mode": "PassThrough"},
+        "RevisionId": config.revision_id,
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+        "Architectures": ["x86_64"],
+        "EphemeralStorage": {"Size": config.ephemeral_storage_mb},
+        "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{config.name}"},
+        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+    }
+    if config.env:
+        result["Environment"] = {"Variables": dict(config.env)}
+    if config.layers:
+        layers = ctx.platform.layers
+        result["Layers"] = [
+            {"Arn": arn, "CodeSize": layers.code_size(arn)} for arn in config.layers
+        ]
+    return result
+
+
+def zip_file(params: dict[str, Any], holder: str) -> bytes:
+    code = params.get(holder, {}) if holder else params
+    if "ZipFile" not in code:
+        if params.get("PackageType") == "Image" or "ImageUri" in code:
+            raise InvalidParameterValueException(
+                "gureum runs .zip packages; images are not supported"
+            )
+        raise InvalidParameterValueException(
+            "Code must carry ZipFile: gureum does not fetch code from S3 (yet)"
+        )
+    zip_bytes: bytes = code["ZipFile"]
+    return zip_bytes
+
+
+def check_revision(config: FunctionConfig, p: dict[str, Any]) -> None:
+    expected = p.get("RevisionId")
+    if expected is not None and expected != config.revision_id:
+        raise PreconditionFailedException(
+            "The Revision Id provided does not match the latest Revision Id. "
+            "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+        )

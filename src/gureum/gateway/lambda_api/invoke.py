@@ -1,0 +1,76 @@
+"""Invoke: synchronous, asynchronous (Event) and DryRun."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+from ...errors import InvalidParameterValueException, RequestTooLargeException
+from ...types import InvokeOptions
+from ..restjson import InvalidRequestContentException
+from .core import (
+    ASYNC_PAYLOAD_LIMIT,
+    LOG_TAIL_BYTES,
+    SYNC_PAYLOAD_LIMIT,
+    LambdaContext,
+    function_of,
+    operation,
+    target,
+)
+
+
+@operation
+async def invoke(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
+    name, qualifier = target(p)
+    config = function_of(ctx, p)
+    payload: bytes = p.get("Payload", b"")
+    kind = p.get("InvocationType", "RequestResponse")
+    if kind == "DryRun":
+        return {"StatusCode": 204}
+    options = InvokeOptions(client_context=_client_context(p.get("ClientContext")))
+    if kind == "Event":
+        if len(payload) > ASYNC_PAYLOAD_LIMIT:
+            raise RequestTooLargeException(
+                f"Request must be smaller than {ASYNC_PAYLOAD_LIMIT} bytes for the Event invocation"
+            )
+        # Not yet durable: the events issue puts a persistent queue here.
+        task = asyncio.create_task(ctx.platform.invoke(name, payload, options, qualifier))
+        ctx.background.add(task)
+        task.add_done_callback(ctx.background.discard)
+        return {"StatusCode": 202}
+    if kind != "RequestResponse":
+        raise InvalidParameterValueException(f"Unknown InvocationType: {kind}")
+    if len(payload) > SYNC_PAYLOAD_LIMIT:
+        raise RequestTooLargeException(
+            f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes "
+            "for the InvokeFunction operation"
+        )
+    result = await ctx.platform.invoke(config.name, payload, options, qualifier)
+    response: dict[str, Any] = {
+        "StatusCode": 200,
+        "Payload": result.payload,
+        "ExecutedVersion": result.executed_version,
+        "FunctionError": result.function_error,
+    }
+    if p.get("LogType") == "Tail":
+        tail = result.logs.encode()[-LOG_TAIL_BYTES:]
+        response["LogResult"] = base64.b64encode(tail).decode()
+    return response
+
+
+def _client_context(encoded: str | None) -> str | None:
+    """Lambda refuses a client context that is not base64-encoded JSON (it reaches the
+    function as context.client_context)."""
+    if encoded is None:
+        return None
+    try:
+        decoded = json.loads(base64.b64decode(encoded, validate=True))
+    except ValueError:
+        decoded = None
+    if not isinstance(decoded, dict):
+        raise InvalidRequestContentException(
+            "Client context must be a valid Base64-encoded JSON object."
+        )
+    return encoded

@@ -1,0 +1,53 @@
+"""Provisioned concurrency settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .core import (
+    LambdaContext,
+    operation,
+    resolve_name,
+)
+
+# -- provisioned concurrency ------------------------------------------------------------------
+
+
+@operation
+async def put_provisioned_concurrency_config(
+    ctx: LambdaContext, p: dict[str, Any]
+) -> dict[str, Any]:
+    name, _ = resolve_name(p["FunctionName"])
+    return await ctx.platform.provisioning.put(
+        name, p["Qualifier"], p["ProvisionedConcurrentExecutions"]
+    )
+
+
+@operation
+async def get_provisioned_concurrency_config(
+    ctx: LambdaContext, p: dict[str, Any]
+) -> dict[str, Any]:
+    name, _ = resolve_name(p["FunctionName"])
+    ctx.platform.config(name)
+    return ctx.platform.provisioning.describe(name, p["Qualifier"])
+
+
+@operation
+async def delete_provisioned_concurrency_config(
+    ctx: LambdaContext, p: dict[str, Any]
+) -> dict[str, Any]:
+    name, _ = resolve_name(p["FunctionName"])
+    await ctx.platform.provisioning.delete(name, p["Qualifier"])
+    return {}
+
+
+@operation
+async def list_provisioned_concurrency_configs(
+    ctx: LambdaContext, p: dict[str, Any]
+) -> dict[str, Any]:
+    name, _ = resolve_name(p["FunctionName"])
+    configs = [
+        {"FunctionArn": f"{ctx.arn(name)}:{qualifier}", **described}
+        for qualifier, described in ctx.platform.provisioning.list(name)
+    ]
+    return {"ProvisionedConcurrencyConfigs": configs}
