@@ -87,7 +87,11 @@ class Fleet:
         ]
 
     def pool(self, config: FunctionConfig) -> FunctionPool:
-        return self.pools.setdefault(pool_key(config), FunctionPool())
+        key = pool_key(config)
+        pool = self.pools.get(key)
+        if pool is None:
+            pool = self.pools[key] = FunctionPool()
+        return pool
 
     def take_idle(self, config: FunctionConfig) -> Instance | None:
         """The warmest live idle instance of this revision, now busy; None if there is none."""

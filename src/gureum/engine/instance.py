@@ -137,7 +137,8 @@ class Instance:
     async def invoke(self, meta: dict[str, Any], payload: bytes) -> Reply:
         assert self.writer is not None
         try:
-            self.writer.write(protocol.encode(protocol.INVOKE, meta, payload))
+            # Header and payload written apart: the payload is never copied into a new frame.
+            self.writer.writelines(protocol.encode_parts(protocol.INVOKE, meta, payload))
             await self.writer.drain()
         except ConnectionError as exc:
             raise InstanceGone(str(exc)) from exc

@@ -29,6 +29,7 @@ class Admission:
         self.max_concurrency = max_concurrency
         self.memory_budget_mb = memory_budget_mb
         self.reserved: dict[str, int] = {}
+        self.unreserved_pool = max_concurrency
         self.active: defaultdict[str, int] = defaultdict(int)
         self.unreserved_active = 0
         self.memory_used_mb = 0
@@ -38,6 +39,8 @@ class Admission:
             self.reserved.pop(function, None)
         else:
             self.reserved[function] = reserved
+        # Kept up to date here, not summed on every invocation.
+        self.unreserved_pool = self.max_concurrency - sum(self.reserved.values())
 
     def enter(self, function: str) -> bool:
         """Count one invocation in, or raise Lambda's throttle error.
@@ -52,8 +55,7 @@ class Admission:
                     "Rate Exceeded.", "ReservedFunctionConcurrentInvocationLimitExceeded"
                 )
         else:
-            unreserved_pool = self.max_concurrency - sum(self.reserved.values())
-            if self.unreserved_active >= unreserved_pool:
+            if self.unreserved_active >= self.unreserved_pool:
                 raise TooManyRequestsException(
                     "Rate Exceeded.", "ConcurrentInvocationLimitExceeded"
                 )

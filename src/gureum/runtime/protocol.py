@@ -29,8 +29,13 @@ MAX_META = 1024 * 1024
 
 
 def encode(kind: int, meta: dict[str, Any], body: bytes = b"") -> bytes:
+    return b"".join(encode_parts(kind, meta, body))
+
+
+def encode_parts(kind: int, meta: dict[str, Any], body: bytes = b"") -> tuple[bytes, bytes]:
+    """A frame as (header and metadata, body): to write without copying a large body."""
     meta_bytes = json.dumps(meta, separators=(",", ":")).encode()
-    return HEADER.pack(kind, len(meta_bytes), len(body)) + meta_bytes + body
+    return HEADER.pack(kind, len(meta_bytes), len(body)) + meta_bytes, body
 
 
 def error_body(
