@@ -150,7 +150,11 @@ def create_app(
         Route("/health", health, methods=["GET"]),
         Route("/_gureum/code/{sha}", code_download, methods=["GET"]),
         Route("/_gureum/functions/{name}/logs", function_logs, methods=["GET"]),
-        Route("/{path:path}", dispatch, methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]),
+        Route(
+            "/{path:path}",
+            dispatch,
+            methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"],
+        ),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

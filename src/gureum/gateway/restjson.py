@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, unquote
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
 from ..errors import GureumError
+from . import constraints
 
 Headers = list[tuple[str, str]]
 
@@ -134,6 +135,7 @@ class RestJsonService:
                     document = _load_json(body) if body else {}
                 if wire_name in document and document[wire_name] is not None:
                     params[name] = _from_json(member, document[wire_name], name)
+        constraints.check(shape, params)
         return params
 
     def serialize(self, operation: OperationModel, result: Mapping[str, Any]) -> Response:
@@ -181,7 +183,7 @@ class RestJsonService:
 def _load_json(body: bytes) -> dict[str, Any]:
     try:
         document = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InvalidRequestContentException(
             f"Could not parse request body into json: {exc}"
         ) from None

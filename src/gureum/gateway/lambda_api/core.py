@@ -15,6 +15,7 @@ from typing import Any
 from ...errors import (
     GureumError,
     InvalidParameterValueException,
+    ResourceNotFoundException,
 )
 from ...platform import Platform
 from ...types import LATEST, FunctionConfig
@@ -36,6 +37,20 @@ class LambdaContext:
 
     platform: Platform
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def name_of(self, value: str) -> tuple[str, str | None]:
+        """resolve_name, refusing an ARN of another region or account (as Lambda does)."""
+        if value.startswith("arn:"):
+            parts = value.split(":")
+            engine = self.platform.settings.engine
+            if len(parts) > 4 and parts[3] != engine.region:
+                raise ResourceNotFoundException(
+                    f"Functions from '{parts[3]}' are not reachable in this region "
+                    f"('{engine.region}')"
+                )
+            if len(parts) > 4 and parts[4] != engine.account_id:
+                raise ResourceNotFoundException(f"Function not found: {value}")
+        return resolve_name(value)
 
     def arn(self, name: str) -> str:
         return self.platform.settings.engine.function_arn(name)
@@ -66,14 +81,20 @@ def resolve_name(value: str) -> tuple[str, str | None]:
     return value, None
 
 
-def target(params: dict[str, Any]) -> tuple[str, str | None]:
-    name, qualifier = resolve_name(params["FunctionName"])
-    return name, params.get("Qualifier") or qualifier
+def target(ctx: LambdaContext, params: dict[str, Any]) -> tuple[str, str | None]:
+    """The function and qualifier a request names, from FunctionName and Qualifier."""
+    name, derived = ctx.name_of(params["FunctionName"])
+    qualifier = params.get("Qualifier")
+    if derived is not None and qualifier is not None and derived != qualifier:
+        raise InvalidParameterValueException(
+            "The derived qualifier from the function name does not match the specified qualifier."
+        )
+    return name, qualifier or derived
 
 
 def function_of(ctx: LambdaContext, params: dict[str, Any]) -> FunctionConfig:
     """The configuration a request names: $LATEST, a version, or an alias's primary version."""
-    name, qualifier = target(params)
+    name, qualifier = target(ctx, params)
     platform = ctx.platform
     if qualifier is None or qualifier == LATEST:
         return platform.config(name)

@@ -14,7 +14,6 @@ from .core import (
     configuration,
     function_of,
     operation,
-    resolve_name,
     target,
     zip_file,
 )
@@ -117,7 +116,7 @@ async def update_function_configuration(ctx: LambdaContext, p: dict[str, Any]) -
 
 @operation
 async def delete_function(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
-    name, qualifier = target(p)
+    name, qualifier = target(ctx, p)
     if qualifier is None:
         await ctx.platform.functions.delete(name)
     elif qualifier.isdigit():
@@ -176,7 +175,7 @@ MAX_TAGS = 50
 
 
 def _tagged_function(ctx: LambdaContext, arn: str) -> str:
-    name, qualifier = resolve_name(arn)
+    name, qualifier = ctx.name_of(arn)
     if qualifier is not None or not arn.startswith("arn:"):
         raise InvalidParameterValueException(f"Tags apply to a function's unqualified ARN: {arn}")
     ctx.platform.config(name)

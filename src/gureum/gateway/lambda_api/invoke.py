@@ -23,7 +23,7 @@ from .core import (
 
 @operation
 async def invoke(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
-    name, qualifier = target(p)
+    name, qualifier = target(ctx, p)
     config = function_of(ctx, p)
     payload: bytes = p.get("Payload", b"")
     kind = p.get("InvocationType", "RequestResponse")

@@ -7,7 +7,6 @@ from typing import Any
 from .core import (
     LambdaContext,
     operation,
-    resolve_name,
 )
 
 # -- provisioned concurrency ------------------------------------------------------------------
@@ -17,7 +16,7 @@ from .core import (
 async def put_provisioned_concurrency_config(
     ctx: LambdaContext, p: dict[str, Any]
 ) -> dict[str, Any]:
-    name, _ = resolve_name(p["FunctionName"])
+    name, _ = ctx.name_of(p["FunctionName"])
     return await ctx.platform.provisioning.put(
         name, p["Qualifier"], p["ProvisionedConcurrentExecutions"]
     )
@@ -27,7 +26,7 @@ async def put_provisioned_concurrency_config(
 async def get_provisioned_concurrency_config(
     ctx: LambdaContext, p: dict[str, Any]
 ) -> dict[str, Any]:
-    name, _ = resolve_name(p["FunctionName"])
+    name, _ = ctx.name_of(p["FunctionName"])
     ctx.platform.config(name)
     return ctx.platform.provisioning.describe(name, p["Qualifier"])
 
@@ -36,7 +35,7 @@ async def get_provisioned_concurrency_config(
 async def delete_provisioned_concurrency_config(
     ctx: LambdaContext, p: dict[str, Any]
 ) -> dict[str, Any]:
-    name, _ = resolve_name(p["FunctionName"])
+    name, _ = ctx.name_of(p["FunctionName"])
     await ctx.platform.provisioning.delete(name, p["Qualifier"])
     return {}
 
@@ -45,7 +44,7 @@ async def delete_provisioned_concurrency_config(
 async def list_provisioned_concurrency_configs(
     ctx: LambdaContext, p: dict[str, Any]
 ) -> dict[str, Any]:
-    name, _ = resolve_name(p["FunctionName"])
+    name, _ = ctx.name_of(p["FunctionName"])
     configs = [
         {"FunctionArn": f"{ctx.arn(name)}:{qualifier}", **described}
         for qualifier, described in ctx.platform.provisioning.list(name)

@@ -12,7 +12,6 @@ from .core import (
     check_revision,
     configuration,
     operation,
-    resolve_name,
 )
 
 # -- versions and aliases ---------------------------------------------------------------------
@@ -20,7 +19,7 @@ from .core import (
 
 @operation
 async def publish_version(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
-    name, _ = resolve_name(p["FunctionName"])
+    name, _ = ctx.name_of(p["FunctionName"])
     latest = ctx.platform.config(name)
     check_revision(latest, p)
     expect = p.get("CodeSha256")
@@ -32,7 +31,7 @@ async def publish_version(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, An
 
 @operation
 async def list_versions_by_function(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
-    name, _ = resolve_name(p["FunctionName"])
+    name, _ = ctx.name_of(p["FunctionName"])
     versions = ctx.platform.versions.list(name)
     start = int(p["Marker"]) if p.get("Marker", "").isdigit() else 0
     page_size = p.get("MaxItems", DEFAULT_PAGE)
@@ -66,7 +65,7 @@ def _routing(p: dict[str, Any]) -> dict[str, Any] | None:
 
 @operation
 async def create_alias(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
-    name, _ = resolve_name(p["FunctionName"])
+    name, _ = ctx.name_of(p["FunctionName"])
     alias = await ctx.platform.aliases.create(
         name, p["Name"], p["FunctionVersion"], p.get("Description", ""), _routing(p)
     )
@@ -75,13 +74,13 @@ async def create_alias(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
 
 @operation
 async def get_alias(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
-    name, _ = resolve_name(p["FunctionName"])
+    name, _ = ctx.name_of(p["FunctionName"])
     return alias_out(ctx, name, ctx.platform.aliases.get(name, p["Name"]))
 
 
 @operation
 async def update_alias(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
-    name, _ = resolve_name(p["FunctionName"])
+    name, _ = ctx.name_of(p["FunctionName"])
     current = ctx.platform.aliases.get(name, p["Name"])
     if p.get("RevisionId") not in (None, current["RevisionId"]):
         raise PreconditionFailedException(
@@ -96,14 +95,14 @@ async def update_alias(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
 
 @operation
 async def delete_alias(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
-    name, _ = resolve_name(p["FunctionName"])
+    name, _ = ctx.name_of(p["FunctionName"])
     await ctx.platform.aliases.delete(name, p["Name"])
     return {}
 
 
 @operation
 async def list_aliases(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
-    name, _ = resolve_name(p["FunctionName"])
+    name, _ = ctx.name_of(p["FunctionName"])
     aliases = ctx.platform.aliases.list(name)
     version = p.get("FunctionVersion")
     if version:
