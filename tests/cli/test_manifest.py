@@ -9,9 +9,9 @@ import pytest
 
 from gureum.cli.manifest import (
     FunctionSpec,
+    LayerSpec,
     ManifestError,
     load,
-    load_folder,
     load_template,
     merge_globals,
 )
@@ -43,11 +43,15 @@ def test_a_plain_folder_gets_the_defaults(tmp_path: Path) -> None:
     assert (spec.handler, spec.memory_mb, spec.timeout_s) == ("app.handler", 128, 3)
 
 
+LAYER_1 = "arn:aws:lambda:us-east-1:000000000000:layer:base:1"
+LAYER_2 = "arn:aws:lambda:eu-west-1:123456789012:layer:extra_2:14"
+
+
 def test_gureum_yaml_sets_every_field(tmp_path: Path) -> None:
     write(
         tmp_path,
         {
-            "gureum.yaml": """
+            "gureum.yaml": f"""
                 name: orders
                 runtime: python3.12
                 handler: pkg.api.handle
@@ -59,6 +63,10 @@ def test_gureum_yaml_sets_every_field(tmp_path: Path) -> None:
                   RETRIES: 3
                   RATIO: 0.5
                   DEBUG: true
+                layers:
+                  - {LAYER_1}
+                  - {LAYER_2}
+                alias: live
             """
         },
     )
@@ -68,6 +76,8 @@ def test_gureum_yaml_sets_every_field(tmp_path: Path) -> None:
     assert (spec.memory_mb, spec.timeout_s) == (512, 30)
     # Lambda keeps strings: numbers and booleans are spelled out as YAML wrote them.
     assert spec.env == {"TABLE": "orders", "RETRIES": "3", "RATIO": "0.5", "DEBUG": "true"}
+    # Unpacked at /opt in this order; a version is published and "live" pointed at it.
+    assert spec.layers == (LAYER_1, LAYER_2) and spec.alias == "live"
 
 
 def test_name_option_wins_over_the_manifest(tmp_path: Path) -> None:
@@ -104,6 +114,16 @@ def test_gureum_yaml_can_be_passed_itself(tmp_path: Path) -> None:
         ("env: {1BAD: x}\n", "gureum.yaml: env", "Map keys must satisfy"),
         ("description: 7\n", "gureum.yaml: description", "expected a string"),
         ("layers: layer-arn\n", "gureum.yaml: layers", "expected a list of strings"),
+        ("layers: [base:1]\n", "gureum.yaml: layers[0]", "expected a layer version ARN"),
+        (
+            f"layers: [{LAYER_1.removesuffix(':1')}]\n",
+            "gureum.yaml: layers[0]",
+            "expected a layer version ARN",
+        ),
+        (f"layers: [{', '.join([LAYER_1] * 6)}]\n", "gureum.yaml: layers", "at most 5 layers"),
+        ("alias: '42'\n", "gureum.yaml: alias", "not only digits"),
+        ("alias: 'blue green'\n", "gureum.yaml: alias", "expected an alias name"),
+        ("alias: [live]\n", "gureum.yaml: alias", "expected an alias name"),
         ("memroy: 256\n", "gureum.yaml: memroy", "unknown key"),
         ("- a list\n", "gureum.yaml", "expected the file to be a mapping"),
         ("name: [unclosed\n", "gureum.yaml", "not valid YAML"),
@@ -117,14 +137,6 @@ def test_bad_gureum_yaml_names_the_field(
         load(tmp_path)
     assert caught.value.where == where
     assert message in caught.value.message
-
-
-def test_layers_in_gureum_yaml_are_a_warning(tmp_path: Path) -> None:
-    write(tmp_path, {"gureum.yaml": "layers: [arn:aws:lambda:us-east-1:1:layer:x:1]\n"})
-    deployment = load_folder(tmp_path, manifest=tmp_path / "gureum.yaml")
-    assert deployment.warnings == [
-        "gureum.yaml: layers are not supported yet; deploying without them"
-    ]
 
 
 def test_a_folder_with_both_files_must_say_which(tmp_path: Path) -> None:
@@ -219,18 +231,20 @@ def test_a_template_with_globals(tmp_path: Path) -> None:
     assert worker.name == "prod-worker" and worker.code_dir == tmp_path / "src" / "worker"
     assert worker.timeout_s == 60 and worker.memory_mb == 128
     assert worker.env == {"STAGE": "prod", "LEVEL": "info"}
-    assert deployment.source == template
+    # Layers come from Globals; AutoPublishAlias is the Worker's own.
+    assert api.layers == worker.layers == ("arn:aws:lambda:us-east-1:000000000000:layer:base:1",)
+    assert (api.alias, worker.alias) == (None, "live")
+    assert deployment.source == template and deployment.layers == []
 
 
 def test_a_template_reports_what_it_does_not_deploy(tmp_path: Path) -> None:
     template = sam(tmp_path)
     warnings = load(tmp_path).warnings
-    assert "Api: layers are not supported yet; deploying without them" in warnings
     assert "Api: Events are ignored (event sources come later); invoke the function directly" in (
         warnings
     )
     assert "Api: ignoring Tracing (not used by gureum)" in warnings  # Policies: silently
-    assert any(w.startswith("Worker: versions and aliases are not supported") for w in warnings)
+    assert not any(w.startswith("Worker:") for w in warnings)  # AutoPublishAlias is deployed
     assert any("ignoring Bucket (AWS::S3::Bucket)" in w for w in warnings)
     assert load(template).functions == load(tmp_path).functions
 
@@ -310,7 +324,10 @@ def test_sub_with_its_own_variables(tmp_path: Path) -> None:
 
 def test_a_template_without_functions(tmp_path: Path) -> None:
     (tmp_path / "template.yaml").write_text("Resources:\n  B:\n    Type: AWS::S3::Bucket\n")
-    with pytest.raises(ManifestError, match="no AWS::Serverless::Function to deploy"):
+    with pytest.raises(
+        ManifestError,
+        match=r"no AWS::Serverless::Function or AWS::Serverless::LayerVersion to deploy",
+    ):
         load(tmp_path)
     (tmp_path / "template.yaml").write_text("Description: nothing\n")
     with pytest.raises(ManifestError, match="Resources: expected Resources to be a mapping"):
@@ -343,3 +360,126 @@ def test_merge_globals_follows_sam() -> None:
         "Layers": ["x", "y"],
     }
     assert globals_["Environment"] == {"Variables": {"A": "1", "B": "2"}}  # not modified
+
+
+# --- SAM layers and AutoPublishAlias ---------------------------------------------------------
+
+LAYERED = """
+    Parameters:
+      ExtraLayer:
+        Type: String
+        Default: arn:aws:lambda:us-east-1:000000000000:layer:extra:3
+    Globals:
+      Function:
+        Runtime: python3.11
+        Handler: app.handler
+        AutoPublishAlias: live
+        Layers:
+          - !Ref ExtraLayer
+    Resources:
+      Reader:
+        Type: AWS::Serverless::Function
+        Properties:
+          Layers: [!Ref Lib, !Ref Vendored]
+          VersionDescription: reads
+      Writer:
+        Type: AWS::Serverless::Function
+        Properties:
+          AutoPublishAlias: canary
+          DeploymentPreference: {Type: Canary10Percent5Minutes}
+      Lib:
+        Type: AWS::Serverless::LayerVersion
+        Properties:
+          LayerName: shared-lib
+          Description: Shared code
+          ContentUri: lib/
+          CompatibleRuntimes: [python3.11, python3.12]
+          LicenseInfo: MIT
+          RetentionPolicy: Retain
+        Metadata:
+          BuildMethod: python3.11
+      Vendored:
+        Type: AWS::Serverless::LayerVersion
+        Properties:
+          ContentUri: vendored.zip
+          Color: blue
+        Metadata:
+          BuildMethod: makefile
+"""
+
+
+def layered(tmp_path: Path, text: str = LAYERED) -> Path:
+    write(tmp_path, {"template.yaml": text, "lib/shared.py": "", "app.py": ""})
+    (tmp_path / "vendored.zip").write_bytes(b"PK\x05\x06" + b"\x00" * 18)  # an empty zip
+    return tmp_path / "template.yaml"
+
+
+def test_layer_versions_and_auto_publish_alias(tmp_path: Path) -> None:
+    deployment = load_template(layered(tmp_path))
+    lib, vendored = deployment.layers
+    assert lib == LayerSpec(
+        logical_id="Lib",
+        name="shared-lib",
+        content=tmp_path / "lib",
+        description="Shared code",
+        runtimes=("python3.11", "python3.12"),
+        license_info="MIT",
+        python_build=True,
+    )
+    # LayerName defaults to the logical id; only python BuildMethods are built.
+    assert (vendored.name, vendored.content, vendored.python_build) == (
+        "Vendored",
+        tmp_path / "vendored.zip",
+        False,
+    )
+    reader, writer = deployment.functions
+    # Globals' layers first, then the function's own; !Ref of a layer stands for its new version.
+    assert reader.layers == ("arn:aws:lambda:us-east-1:000000000000:layer:extra:3", lib, vendored)
+    assert (reader.alias, reader.version_description) == ("live", "reads")
+    assert writer.layers == ("arn:aws:lambda:us-east-1:000000000000:layer:extra:3",)
+    assert (writer.alias, writer.version_description) == ("canary", None)
+    assert deployment.warnings == [
+        "Vendored: ignoring Color (not used by gureum)",
+        "Vendored: Metadata.BuildMethod makefile is not run: ContentUri is published as it is",
+        "Writer: DeploymentPreference is ignored: the alias moves to the new version at once",
+    ]
+
+
+def test_a_template_of_layers_only(tmp_path: Path) -> None:
+    text = LAYERED.split("      Reader:")[0] + "      Lib:" + LAYERED.split("      Lib:")[1]
+    deployment = load(layered(tmp_path, text))
+    assert deployment.functions == [] and len(deployment.layers) == 2
+    with pytest.raises(ManifestError, match="this template has 0"):
+        load(tmp_path, "renamed")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "message"),
+    [
+        ("ContentUri: lib/", "ContentUri: nowhere/", "Lib.Properties.ContentUri", "not a folder"),
+        ("ContentUri: lib/", "ContentUri: {Bucket: b, Key: k}", "Lib.Properties.ContentUri", "S3"),
+        ("ContentUri: lib/", "Description: no content", "Lib.Properties.ContentUri", "required"),
+        ("LayerName: shared-lib", "LayerName: a b", "Lib.Properties.LayerName", "a layer name"),
+        ("VersionDescription: reads", "Description: !Ref Lib", "Reader.Properties.Description",
+         "!Ref Lib (a layer: only a function's Layers can use it)"),
+        ("[!Ref Lib, !Ref Vendored]", "!Ref Lib", "Reader.Properties.Layers", "expected a list"),
+        # Positions count the Globals' layer, which comes first.
+        ("[!Ref Lib, !Ref Vendored]", "[!Ref Lib, 'base:1']", "Reader.Properties.Layers[2]",
+         "expected a layer version ARN"),
+        ("[!Ref Lib, !Ref Vendored]", "[!Ref Lib, !Ref Vendored, !Ref Lib, !Ref Lib, !Ref Lib]",
+         "Reader.Properties.Layers", "at most 5 layers, not 6"),  # one from Globals
+        ("AutoPublishAlias: canary", "AutoPublishAlias: '7'", "Writer.Properties.AutoPublishAlias",
+         "not only digits"),
+        ("[!Ref Lib, !Ref Vendored]", "[!Ref Nothing]", "Reader.Properties.Layers[1]",
+         "!Ref Nothing: gureum resolves only Parameters that have a Default and "
+         "AWS::Serverless::LayerVersion resources"),
+    ],
+)  # fmt: skip
+def test_bad_layers_and_aliases_name_the_field(
+    tmp_path: Path, old: str, new: str, where: str, message: str
+) -> None:
+    assert old in LAYERED
+    with pytest.raises(ManifestError) as caught:
+        load_template(layered(tmp_path, LAYERED.replace(old, new)))
+    assert caught.value.where == f"template.yaml: Resources.{where}"
+    assert message in caught.value.message

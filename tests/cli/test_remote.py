@@ -254,8 +254,7 @@ SAM_TEMPLATE = f"""
           CodeUri: counter
           Handler: main.handler
           MemorySize: 512
-          Layers:
-            - arn:aws:lambda:us-east-1:000000000000:layer:common:1
+          Tracing: Active
           Environment:
             Variables:
               SHARED: overridden
@@ -280,9 +279,9 @@ def test_deploy_a_sam_template_with_globals(env: dict[str, str], tmp_path: Path)
     assert functions["SamGreeter"]["memorySize"] == 256
     assert functions["test-sam-counter"]["memorySize"] == 512
     assert functions["test-sam-counter"]["timeout"] == 5
-    # Events, Layers and the table are reported, not silently dropped.
+    # Events, Tracing and the table are reported, not silently dropped.
     assert "SamGreeter: Events are ignored" in result.stderr
-    assert "Counter: layers are not supported yet" in result.stderr
+    assert "Counter: ignoring Tracing (not used by gureum)" in result.stderr
     assert "Table (AWS::Serverless::SimpleTable)" in result.stderr
     assert any("Events are ignored" in w for w in summary["warnings"])
 

@@ -1,0 +1,61 @@
+"""What a deployment is made of, whichever file described it: functions, the layers a template
+defines, and the error that names the file and field a problem is in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_HANDLER = "app.handler"
+
+
+class ManifestError(Exception):
+    """A manifest or template that cannot be deployed: ``where`` names the file and the field."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSpec:
+    """A layer a template defines: published (from a folder or a .zip) before the functions
+    whose Layers name it with ``!Ref``, which then use the version it became."""
+
+    logical_id: str
+    name: str
+    content: Path
+    description: str = ""
+    runtimes: tuple[str, ...] = ()
+    license_info: str | None = None
+    # Metadata.BuildMethod python3.X, as `sam build` does it: the folder's files and its
+    # requirements.txt installed under python/ (on sys.path in the function).
+    python_build: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """One function to deploy: its settings and the folder its code comes from."""
+
+    name: str
+    code_dir: Path
+    runtime: str
+    handler: str = DEFAULT_HANDLER
+    memory_mb: int = 128
+    timeout_s: int = 3
+    env: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    # Layer version ARNs, or layers of the same template (their ARN known once published).
+    layers: tuple[str | LayerSpec, ...] = ()
+    # Publish a version after deploying and point this alias at it (SAM's AutoPublishAlias).
+    alias: str | None = None
+    version_description: str | None = None
+
+
+@dataclass(slots=True)
+class Deployment:
+    functions: list[FunctionSpec]
+    warnings: list[str] = field(default_factory=list)
+    source: Path | None = None  # the gureum.yaml or template read, if any
+    layers: list[LayerSpec] = field(default_factory=list)  # to publish before the functions
