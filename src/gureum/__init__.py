@@ -13,9 +13,26 @@ General layout, top to bottom (a layer imports only from layers below it):
 Shared by all: types (FunctionConfig, InvocationResult), errors (Lambda's error types), clock.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .errors import GureumError
-from .platform import Platform, PlatformSettings, open_platform
 from .types import FunctionConfig, InvocationResult, InvokeOptions
+
+if TYPE_CHECKING:
+    from .platform import Platform, PlatformSettings, open_platform
+
+_LAZY = {"Platform", "PlatformSettings", "open_platform"}
+
+
+def __getattr__(name: str) -> Any:
+    # The platform (and the sandbox, store and engine behind it) loads on first use, so that
+    # client-side commands that never run functions start fast.
+    if name in _LAZY:
+        from . import platform
+
+        return getattr(platform, name)
+    raise AttributeError(f"module 'gureum' has no attribute {name!r}")
+
 
 __all__ = [
     "FunctionConfig",

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..store.keys import KeyStore
-from .serve import default_data_dir
+from .paths import default_data_dir
 
 app = typer.Typer(
     help="Manage the access keys gureum accepts for signed requests.", no_args_is_help=True

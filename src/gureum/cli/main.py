@@ -14,12 +14,10 @@ import typer
 from rich.console import Console
 
 from ..errors import GureumError
-from ..platform import PlatformSettings, open_platform
 from ..sandbox.runtimes import available_runtimes, host_runtime
 from ..types import InvocationResult, IsolationLevel
 from . import keys, remote
 from .packaging import zip_directory
-from .serve import default_data_dir, serve
 
 ISOLATION_LEVELS = ("full", "rootless", "process")
 
@@ -90,6 +88,9 @@ def invoke_local(
     code = zip_directory(path)
     function_env = _parse_env(env or [])
 
+    # Imported here: client commands (deploy, invoke, ...) need none of the server side.
+    from ..platform import PlatformSettings, open_platform
+
     async def run() -> InvocationResult:
         with tempfile.TemporaryDirectory(prefix="gureum-local-") as data_dir:
             # Rootless sandboxes of a root gureum run as nobody, who must reach the code.
@@ -135,6 +136,9 @@ def serve_command(
     ] = None,
 ) -> None:
     """Serve the Lambda API (boto3 and the AWS CLI work against it) until SIGINT or SIGTERM."""
+    from .paths import default_data_dir
+    from .serve import serve
+
     serve(host, port, data_dir or default_data_dir(), auth)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from pathlib import Path
 
@@ -17,14 +16,6 @@ from ..gateway.lambda_api import LambdaContext
 from ..store.keys import KeyStore
 
 AUTH_MODES = ("none", "sigv4")
-
-
-def default_data_dir() -> Path:
-    """Per user, as XDG says: $XDG_DATA_HOME/gureum, or ~/.local/share/gureum."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "share"
-    )
-    return Path(base) / "gureum"
 
 
 def is_loopback(host: str) -> bool:
