@@ -62,7 +62,7 @@ class Layers:
     ) -> dict[str, Any]:
         p = self._platform
         name = self._name(name)
-        ref = await asyncio.to_thread(p.code.put, code)
+        ref = await asyncio.to_thread(p.code.prepare, code)
         info: dict[str, Any] = {
             "Description": description,
             "CreatedDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000",

@@ -91,7 +91,7 @@ class Functions:
             ephemeral_storage_mb=validation.validate_ephemeral_storage(ephemeral_storage_mb),
             reserved_concurrency=self._check_reservation(name, reserved_concurrency),
         )
-        ref = await asyncio.to_thread(p.code.put, code)
+        ref = await asyncio.to_thread(p.code.prepare, code)
         config = dataclasses.replace(
             config,
             code_sha256=ref.sha256,
@@ -113,7 +113,7 @@ class Functions:
     async def update_code(self, name: str, code: bytes) -> FunctionConfig:
         p = self._platform
         p.config(name)
-        ref = await asyncio.to_thread(p.code.put, code)
+        ref = await asyncio.to_thread(p.code.prepare, code)
         return await self._replace(name, {"code_sha256": ref.sha256, "code_size": ref.size})
 
     async def update_configuration(

@@ -77,6 +77,13 @@ class CodeStore:
             _write_atomic(path, zip_bytes)
         return CodeRef(sha256=sha, size=len(zip_bytes), unzipped_size=unzipped_size)
 
+    def prepare(self, zip_bytes: bytes) -> CodeRef:
+        """put(), then unpack and precompile at once: deploying pays for that, not the first
+        cold start (as Lambda does its preparation while a function is Pending)."""
+        ref = self.put(zip_bytes)
+        self.unpacked(ref.sha256)
+        return ref
+
     def has(self, sha256: str) -> bool:
         return self._blob_path(sha256).is_file()
 
