@@ -2,7 +2,8 @@
 
     python3 -m bench.run [--quick] [--isolation full|process] [--out BENCHMARKS.md]
 
-All through the Python API, in one process and one run; writes one Markdown file.
+All through the Python API, in one process; then the HTTP path, through a real `gureum serve`
+driven by wrk (bench/http.py). One run writes one Markdown file.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import http
 from gureum import InvocationResult, Platform, PlatformSettings, open_platform
+from gureum.sandbox.cgroups import CFS_PERIOD_US, MB_PER_VCPU
 from gureum.sandbox.runtimes import host_runtime
 from gureum.types import IsolationLevel
 
@@ -198,6 +201,97 @@ async def measure(plan: Plan, isolation: IsolationLevel | None, fig: Figures) ->
     return p.isolation
 
 
+def http_phase(quick: bool) -> http.Outcome:
+    print("HTTP path (gureum serve + wrk):", flush=True)
+    if http.ensure_wrk() is None:
+        reason = "wrk is not installed (`sudo apt-get install -y wrk`; as root bench.run does it)"
+        print(f"  skipped: {reason}", flush=True)
+        return http.Outcome(skipped=reason)
+    return http.measure(http.QUICK if quick else http.FULL)
+
+
+def pinning(web: http.Outcome) -> str:
+    if not web.pinned:
+        return "not pinned (`taskset` or a second CPU missing)"
+    return (
+        f"`gureum serve` under `taskset -c {http.SERVER_CPU}` (its zygote and instances inherit "
+        f"it: the whole platform on one core), wrk under `taskset -c {http.LOAD_CPU}`"
+    )
+
+
+def http_section(web: http.Outcome, warm_p50_ms: dict[int, float]) -> str:
+    """The HTTP section; ``warm_p50_ms``: this run's in-process warm invoke p50 per memory size."""
+    if web.skipped:
+        return f"## HTTP path\n\nSkipped: {web.skipped}.\n"
+    rows, notes = [], []
+    for r in web.runs:
+        c = f"{r.memory_mb} MB, c={r.connections}"
+        rows += [
+            f"| {c} | Invocations/s (2xx) | {r.rate:,.0f} |",
+            f"| {c} | Latency p50 / p90 / p99 / max | {r.p50_ms:.3f} / {r.p90_ms:.3f} / "
+            f"{r.p99_ms:.3f} / {r.max_ms:.1f} ms |",
+            f"| {c} | 2xx; 429; other non-2xx; socket errors; wrong bodies | {r.ok:,}; "
+            f"{r.throttled:,}; {r.other}; {r.socket_errors}; {r.wrong_body} |",
+            f"| {c} | CPU per response: server process + instances (→ one-core ceiling) | "
+            f"{r.server_us:.0f} + {r.instances_us:.0f} µs (→ {r.ceiling:,.0f}/s) |",
+            f"| {c} | Instances; CPU-quota throttled periods; others' share of CPU "
+            f"{http.SERVER_CPU} | {r.instances}; {r.quota_throttled:,}; {r.foreign:.0%} |",
+        ]
+        if r.connections == 1:
+            notes.append(
+                f"- HTTP c=1 p50 − in-process warm invoke p50 (phase 3), {r.memory_mb} MB: "
+                f"{r.p50_ms - warm_p50_ms[r.memory_mb]:.3f} ms"
+            )
+        if r.quota_throttled:
+            notes.append(
+                f"- {c}: {r.quota_throttled:,} CFS periods in which the instance used up its CPU "
+                f"quota ({r.memory_mb} MB buys {r.memory_mb / MB_PER_VCPU:.1%} of a vCPU): the "
+                f"latency tail waits for the next {CFS_PERIOD_US // 1000} ms period"
+            )
+        if r.throttled:
+            notes.append(
+                f"- {c}: {r.throttled:,} × 429 — {r.instances} instances of {r.memory_mb} MB fit "
+                "the node's memory budget (75 % of RAM); further concurrent requests are refused"
+            )
+    return HTTP_SECTION.format(
+        isolation=web.isolation, pinning=pinning(web), wrk=web.wrk, c=http.CONCURRENCY,
+        server_cpu=http.SERVER_CPU, rows="\n".join(rows), notes="\n".join(notes),
+    )  # fmt: skip
+
+
+def http_floor(web: http.Outcome) -> str:
+    label = f"HTTP throughput at c={http.CONCURRENCY} ≥ {http.THROUGHPUT_FLOOR:,.0f} inv/s"
+    if web.skipped:
+        return f"{label}: not measured ({web.skipped})"
+    r = next(r for r in web.runs if r.connections == http.CONCURRENCY)
+    met = r.rate >= http.THROUGHPUT_FLOOR and r.throttled + r.other == 0
+    return (
+        f"{label} ({r.memory_mb} MB, platform on one core): **{'met' if met else 'NOT met'}**\n"
+        f"  ({r.rate:,.0f} inv/s; CPU-bound ceiling {r.ceiling:,.0f}/s, of which the server "
+        f"process {r.server_us:.0f} µs per invocation)"
+    )
+
+
+HTTP_SECTION = """## HTTP path (`gureum serve` + wrk; `python3 -m bench.http` runs it alone)
+
+A real `gureum serve --port 0` (isolation `{isolation}`) on a temporary data dir, and
+{wrk} (1 thread, keep-alive) sending `POST /2015-03-31/functions/NAME/invocations` with
+`{{"n": 1}}`; a Lua script checks every status and body. Pinning:
+{pinning}.
+Per memory size: CreateFunction and 20 Invokes with boto3, then c=1 (latency), a discarded c={c}
+run that scales out, then c={c} (throughput). Latency is wrk's (request sent to response read).
+CPU per response: utime+stime (`/proc/<pid>/stat`) of the server and of its descendants over the
+run; the ceiling is 1 s over their sum. *Others' share*: CPU {server_cpu} time used by processes
+that are not gureum's (other work on this shared machine).
+
+| Run | Figure | Value |
+|---|---|---:|
+{rows}
+
+{notes}
+"""
+
+
 def machine() -> str:
     model = Path("/proc/cpuinfo").read_text().split("model name", 1)[-1].split("\n", 1)[0]
     mem_gib = int(Path("/proc/meminfo").read_text().split()[1]) / 1024**2
@@ -211,11 +305,12 @@ REPORT = """# gureum benchmarks
 - Machine: {machine}
 - Isolation level `{level}`, runtime `{runtime}`, payload `{payload}`; load average before / after:
   {load} (shared noisy cores: medians move ±20 % between runs, p99s more)
+- HTTP phase (7): {http_setup}
 
 ## Method
 
 One process and run, Python API, temporary data dir. Latency: `time.perf_counter()` around
-`await platform.invoke(...)`. Handler: `return event` (≪ 1 µs). Phase order: 6, 1+5, 3, 4, 2.
+`await platform.invoke(...)`. Handler: `return event` (≪ 1 µs). Phase order: 6, 1+5, 3, 4, 2, 7.
 
 1. **Cold start**: {cold} functions with a zip each (so the first invoke also unpacks it), invoked
    once each, in turn, after a throw-away function started the zygote. `init_duration_ms` =
@@ -231,6 +326,7 @@ One process and run, Python API, temporary data dir. Latency: `time.perf_counter
 5. **Idle memory**: `Pss:`/`Rss:` of `/proc/<pid>/smaps_rollup` of each phase-1 instance, idle.
    PSS shares the zygote's copy-on-write pages out; RSS counts them in each instance.
 6. **Baseline**: {interpreter} × `python3 -c pass` (`subprocess.run`, the Python named above).
+7. **HTTP path**: a separate `gureum serve` process and wrk; its own section below.
 
 ## Figures
 
@@ -244,6 +340,7 @@ One process and run, Python API, temporary data dir. Latency: `time.perf_counter
 - Zygote start p50 / fresh interpreter p50: {r_zygote:.2f}×; minus cold start p50: {d_zygote:.1f} ms
 - Cold / warm p50: {r_warm:.0f}×; throughput c=32 / c=8: {r_tput:.2f}×; idle RSS / PSS: {r_mem:.1f}×
 
+{http_section}
 ## Published anchors (from `performance-anchors.md`: other machines, NOT measured here)
 
 | System | Published figure | Source |
@@ -262,13 +359,17 @@ One process and run, Python API, temporary data dir. Latency: `time.perf_counter
 - Cold start p50 ≤ {cold_floor:.0f} ms: **{cold_ok}** ({cold_p50:.2f} ms)
 - Warm invoke overhead p50 ≤ {warm_floor} ms (128 MB, client latency, handler ≈ 0): **{warm_ok}**
   ({warm128_p50:.3f} ms; of which engine bookkeeping outside the round trip: {warm128_out:.3f} ms)
+- {http_floor}
 """
 
 
-def report(command: str, level: str, plan: Plan, fig: Figures, load: str) -> str:
+def report(command: str, level: str, plan: Plan, fig: Figures, load: str, web: http.Outcome) -> str:
     v = fig.values
+    warm = {mb: v[f"warm{mb}_p50"] for mb in http.MEMORY_SIZES}
     return REPORT.format(
         command=command, date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), machine=machine(),
+        http_setup=web.skipped or f"{web.wrk}; {pinning(web)}",
+        http_section=http_section(web, warm), http_floor=http_floor(web),
         level=level, runtime=RUNTIME, payload=PAYLOAD.decode(), load=load, **plan,
         warmup=WARMUPS, interpreter=INTERPRETER_RUNS, rows="\n".join(fig.rows),
         r_cold=v["cold_p50"] / v["interp_p50"], r_zygote=v["zygote_p50"] / v["interp_p50"],
@@ -289,9 +390,10 @@ def main() -> None:
     plan, before, fig = QUICK if args.quick else FULL, os.getloadavg(), Figures()
     interpreter_phase(fig)
     level = asyncio.run(measure(plan, args.isolation, fig))
+    web = http_phase(args.quick)
     command = " ".join(["python3 -m bench.run", *sys.argv[1:]])
     load = " / ".join(" ".join(f"{x:.2f}" for x in a) for a in (before, os.getloadavg()))
-    args.out.write_text(report(command, level, plan, fig, load))
+    args.out.write_text(report(command, level, plan, fig, load, web))
     print(f"wrote {args.out}")
 
 
