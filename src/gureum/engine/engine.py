@@ -171,8 +171,9 @@ class Engine:
             raise
         timing.duration_ms = (time.perf_counter() - invoke_started) * 1000
         logs = instance.output.take() + outcome.extra_log
-        # Shielded: a caller that gives up now must not leave the instance half torn down.
-        await asyncio.shield(self.fleet.release(instance, healthy))
+        if not self.fleet.keep_warm(instance, healthy):
+            # Shielded: a caller that gives up now must not leave the instance half torn down.
+            await asyncio.shield(self.fleet.discard(instance))
         return self._finish(config, request_id, outcome, logs, timing)
 
     async def _run(

@@ -112,17 +112,21 @@ class Fleet:
         self.teardowns.add(task)
         task.add_done_callback(self.teardowns.discard)
 
-    async def release(self, instance: Instance, healthy: bool) -> None:
-        """An invocation is done with ``instance``: keep it warm, or destroy it if it is broken
-        or its revision has been replaced meanwhile."""
-        key = pool_key(instance.config)
-        if not healthy or key in self.stale:
-            await self.discard(instance)
-            return
+    def keep_warm(self, instance: Instance, healthy: bool) -> bool:
+        """An invocation is done with ``instance``: make it the warmest idle one and return
+        True, or return False if it must be discarded (broken, or its revision replaced).
+        Synchronous, so the warm path needs no task of its own."""
+        if not healthy or pool_key(instance.config) in self.stale:
+            return False
         instance.last_used = self.clock.monotonic()
         pool = self.pool(instance.config)
         pool.busy.discard(instance)
         pool.idle.append(instance)
+        return True
+
+    async def release(self, instance: Instance, healthy: bool) -> None:
+        if not self.keep_warm(instance, healthy):
+            await self.discard(instance)
 
     async def discard(self, instance: Instance) -> None:
         """Destroy a busy instance that must not be reused (timed out, crashed, cancelled)."""
