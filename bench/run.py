@@ -312,9 +312,13 @@ REPORT = """# gureum benchmarks
 One process and run, Python API, temporary data dir. Latency: `time.perf_counter()` around
 `await platform.invoke(...)`. Handler: `return event` (≪ 1 µs). Phase order: 6, 1+5, 3, 4, 2, 7.
 
-1. **Cold start**: {cold} functions with a zip each (so the first invoke also unpacks it), invoked
-   once each, in turn, after a throw-away function started the zygote. `init_duration_ms` =
-   `instance_wait_ms` (admission to READY); the runtime's own init is timed in the instance.
+1. **Cold start**: {cold} functions, each deployed (which unpacks and precompiles its zip, ~80 ms
+   in a child process) and then invoked once, after a throw-away function started the zygote.
+   `instance_wait_ms` is admission to READY; `init_duration_ms` is the runtime's own init (the
+   handler import), timed in the instance. Measured here: a cold start that follows ~80 ms of
+   zygote idleness costs ~20 ms, one straight after another cold start ~7 ms, the same code
+   either way (the instance's set-up inside the child is what slows; the cause, host scheduling
+   or memory reclaim on this VM, is not yet pinned down).
 2. **Zygote start**: {zygote} fresh platforms; the first invoke also starts the zygote interpreter.
 3. **Warm invoke**: per size, {warmup} warm-ups then {warm} invokes in turn. With a ~0 handler,
    *client latency* is the platform overhead (the floor is checked on it at 128 MB).
