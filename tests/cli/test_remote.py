@@ -6,7 +6,6 @@ import base64
 import contextlib
 import hashlib
 import json
-import os
 import queue
 import signal
 import subprocess
@@ -15,34 +14,15 @@ import textwrap
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import HOST_RUNTIME
-from tests.gateway.conftest import Server, start_server, unique
+from tests.gateway.conftest import unique
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("serve") / "data")
-    try:
-        yield running
-    finally:
-        if running.process.poll() is None:
-            running.stop()
-
-
-@pytest.fixture(scope="module")
-def env(server: Server) -> dict[str, str]:
-    """The environment the commands run in: pointed at the server, no AWS profile or keys (so
-    the dummy pair signs), wide enough that tables are not wrapped."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return {**clean, "GUREUM_ENDPOINT": server.url, "COLUMNS": "200"}
 
 
 def gureum(

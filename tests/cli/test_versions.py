@@ -4,9 +4,7 @@ the installed command against one real `gureum serve` for the module."""
 from __future__ import annotations
 
 import json
-import os
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,23 +12,7 @@ import pytest
 
 from tests.cli.test_remote import EXAMPLES, deploy_json, gureum, ok, write
 from tests.conftest import HOST_RUNTIME
-from tests.gateway.conftest import Server, start_server, unique
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("serve") / "data")
-    try:
-        yield running
-    finally:
-        if running.process.poll() is None:
-            running.stop()
-
-
-@pytest.fixture(scope="module")
-def env(server: Server) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return {**clean, "GUREUM_ENDPOINT": server.url, "COLUMNS": "200"}
+from tests.gateway.conftest import unique
 
 
 def returns(value: str) -> str:

@@ -10,7 +10,8 @@ from types import MappingProxyType
 import pytest
 
 from gureum.errors import ResourceConflictException, ResourceNotFoundException
-from gureum.store.registry import SCHEMA_VERSION, Registry, SchemaTooNewError
+from gureum.store.registry import SCHEMA_VERSION, Registry
+from gureum.store.sqlite import SchemaTooNewError
 from gureum.types import FunctionConfig
 
 

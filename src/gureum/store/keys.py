@@ -23,13 +23,14 @@ import os
 import secrets
 import sqlite3
 import string
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+
+from .sqlite import SqliteStore
 
 DB_NAME = "keys.db"
 KEK_NAME = "keys.secret"
@@ -54,11 +55,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-BUSY_TIMEOUT_S = 10.0
-
-
-class SchemaTooNewError(RuntimeError):
-    """The file was written by a newer gureum: refuse rather than misread it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +95,7 @@ def open_kek(path: Path) -> Fernet:
     return Fernet(path.read_bytes().strip())
 
 
-class KeyStore:
+class KeyStore(SqliteStore):
     """Access keys of one data dir. Every method may be called from any thread."""
 
     def __init__(
@@ -111,19 +107,10 @@ class KeyStore:
     ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self._fernet = open_kek(data_dir / KEK_NAME)
-        self._lock = threading.Lock()
         self._refresh_interval_s = refresh_interval_s
         self._monotonic = monotonic
-        self._conn = sqlite3.connect(
-            data_dir / DB_NAME,
-            timeout=BUSY_TIMEOUT_S,
-            isolation_level=None,
-            check_same_thread=False,
-        )
+        super().__init__(data_dir / DB_NAME, MIGRATIONS)
         try:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
             self._secrets: dict[str, str] = {}
             self._data_version = -1
             self._next_check = 0.0
@@ -132,42 +119,11 @@ class KeyStore:
             self._conn.close()
             raise
 
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
     def __enter__(self) -> KeyStore:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-
-    def _migrate(self) -> None:
-        while True:
-            with self._transaction() as conn:
-                (current,) = conn.execute("PRAGMA user_version").fetchone()
-                if current > SCHEMA_VERSION:
-                    raise SchemaTooNewError(
-                        f"keys schema version {current} is newer than this gureum's "
-                        f"({SCHEMA_VERSION})"
-                    )
-                if current == SCHEMA_VERSION:
-                    return
-                for statement in MIGRATIONS[current]:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version={current + 1}")
 
     def _encrypt(self, key_id: str, secret: str) -> bytes:
         # The id goes in with the secret, so a ciphertext moved to another row does not decrypt.

@@ -14,14 +14,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from gureum.errors import ResourceConflictException, ResourceNotFoundException
 from gureum.types import FunctionConfig
+
+from .sqlite import SqliteStore
 
 DEFAULT_ARN_PREFIX = "arn:aws:lambda:us-east-1:000000000000:function:"
 
@@ -94,14 +93,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-# How long a write waits for another process's write lock before failing with "database is
-# locked"; writes are single-row, so anything near this means something is stuck.
-BUSY_TIMEOUT_S = 10.0
-
-
-class SchemaTooNewError(RuntimeError):
-    """The file was written by a newer gureum: refuse rather than misread it."""
-
 
 def _dump(cfg: FunctionConfig) -> str:
     data: dict[str, Any] = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
@@ -115,62 +106,12 @@ def _load(text: str) -> FunctionConfig:
     return FunctionConfig(**data)
 
 
-class Registry:
+class Registry(SqliteStore):
     """Functions by name. Every method may be called from any thread; each is one transaction."""
 
     def __init__(self, path: Path, *, arn_prefix: str = DEFAULT_ARN_PREFIX) -> None:
+        super().__init__(path, MIGRATIONS, foreign_keys=True)
         self._arn_prefix = arn_prefix
-        self._lock = threading.Lock()
-        # isolation_level=None: no implicit transactions; _transaction() says BEGIN itself.
-        self._conn = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
-        try:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            # Under WAL, NORMAL loses at most the last commits on power loss, never consistency.
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            # Per connection and off by default; the cascades depend on it.
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-        except BaseException:
-            self._conn.close()
-            raise
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        # IMMEDIATE takes the write lock up front, so a read-then-write cannot be overtaken by
-        # another process between the two.
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                # Also after a failed COMMIT, so the next BEGIN does not find a transaction open.
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-
-    def _migrate(self) -> None:
-        while True:
-            with self._transaction() as conn:
-                # Read inside the transaction: another process may have migrated meanwhile.
-                (current,) = conn.execute("PRAGMA user_version").fetchone()
-                if current > SCHEMA_VERSION:
-                    raise SchemaTooNewError(
-                        f"registry schema version {current} is newer than this gureum's "
-                        f"({SCHEMA_VERSION})"
-                    )
-                if current == SCHEMA_VERSION:
-                    return
-                for statement in MIGRATIONS[current]:
-                    conn.execute(statement)
-                # PRAGMA takes no parameters; the value is an int we computed.
-                conn.execute(f"PRAGMA user_version={current + 1}")
 
     def _not_found(self, name: str) -> ResourceNotFoundException:
         return ResourceNotFoundException(f"Function not found: {self._arn_prefix}{name}")
