@@ -259,3 +259,11 @@ def test_client_context_must_be_base64_json(lam: Any) -> None:
     # The warm instance was never troubled by it.
     again = lam.invoke(FunctionName=name, Payload=b"{}", ClientContext=good)
     assert "FunctionError" not in again
+
+
+def test_get_function_hands_out_a_url_to_the_code(server: Server, lam: Any) -> None:
+    name = unique()
+    create(lam, name)
+    location = lam.get_function(FunctionName=name)["Code"]["Location"]
+    assert location.startswith(server.url + "/")
+    assert httpx.get(location).content == ECHO

@@ -26,6 +26,7 @@ from ..errors import (
 )
 from ..platform import PlatformSettings, open_platform
 from .lambda_api import OPERATIONS, LambdaContext
+from .lambda_api.core import endpoint_url
 from .restjson import RestJsonService
 
 log = logging.getLogger("gureum.gateway")
@@ -137,6 +138,7 @@ def create_app(
             handler = OPERATIONS.get(operation.name)
             if handler is None:
                 raise ResourceNotFoundException(f"{operation.name} is not supported by gureum yet")
+            endpoint_url.set(str(request.base_url).rstrip("/"))
             result = await handler(context, params)
             reply = service.serialize(operation, result)
         except GureumError as error:

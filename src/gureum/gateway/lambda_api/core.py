@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,10 @@ class LambdaContext:
     def arn(self, name: str) -> str:
         return self.platform.settings.engine.function_arn(name)
 
+
+# The endpoint the current request came in on (set per request: tasks each see their own), for
+# the URLs a response hands out.
+endpoint_url: ContextVar[str] = ContextVar("endpoint_url", default="http://127.0.0.1:9000")
 
 Operation = Callable[[LambdaContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 OPERATIONS: dict[str, Operation] = {}

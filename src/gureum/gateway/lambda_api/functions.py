@@ -12,6 +12,7 @@ from .core import (
     LambdaContext,
     check_revision,
     configuration,
+    endpoint_url,
     function_of,
     operation,
     target,
@@ -51,7 +52,10 @@ async def get_function(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
     config = function_of(ctx, p)
     result: dict[str, Any] = {
         "Configuration": configuration(ctx, config),
-        "Code": {"RepositoryType": "S3", "Location": f"/_gureum/code/{config.code_sha256}"},
+        "Code": {
+            "RepositoryType": "S3",
+            "Location": f"{endpoint_url.get()}/_gureum/code/{config.code_sha256}",
+        },
         "Tags": await asyncio.to_thread(ctx.platform.registry.tags, config.name),
     }
     if config.reserved_concurrency is not None:
