@@ -25,9 +25,7 @@ HOST_RUNTIME = host_runtime()
 # Subprocesses (`python -m gureum ...`) run this checkout's code too, whatever an editable
 # install elsewhere points at.
 _SRC = str(Path(__file__).parents[1] / "src")
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p
-)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p)
 CAN_ISOLATE = sys.platform == "linux" and os.geteuid() == 0
 
 Deploy = Callable[..., Awaitable[FunctionConfig]]

@@ -21,6 +21,7 @@ COUNTED = code(
 
 
 def report_of(response: dict[str, Any]) -> str:
+    response["Payload"].read()
     log = base64.b64decode(response["LogResult"]).decode()
     (line,) = [line for line in log.splitlines() if line.startswith("REPORT")]
     return line
