@@ -147,3 +147,11 @@ def reporting_errors(endpoint: str) -> Iterator[None]:
         fail(f"the connection to gureum at {endpoint} failed: {exc}")
     except BotoCoreError as exc:
         fail(str(exc))
+
+
+@contextlib.contextmanager
+def lambda_client(endpoint: str, profile: str | None) -> Iterator[Any]:
+    """A Lambda client for ``endpoint``, whose errors end the command as reporting_errors says."""
+    remote = connect(endpoint, profile)
+    with reporting_errors(endpoint):
+        yield remote.lambda_client()

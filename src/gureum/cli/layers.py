@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .client import DEFAULT_ENDPOINT, Endpoint, Profile, connect, reporting_errors
+from .client import DEFAULT_ENDPOINT, Endpoint, Profile, connect, lambda_client, reporting_errors
 from .console import AsJson, Yes, confirm_or_stop, err, fail, local_time, note, out, size
 from .manifest.values import LAYER_NAME
 from .packaging import REQUIREMENTS, SKIPPED_DIRS, vendor_requirements, zip_directory
@@ -191,9 +191,7 @@ def ls(
     """List the layers (each with its newest version), or one layer's versions."""
     if layer is not None:
         _layer_name(layer)
-    remote = connect(endpoint, profile)
-    with reporting_errors(endpoint):
-        client = remote.lambda_client()
+    with lambda_client(endpoint, profile) as client:
         if layer is None:
             pages = client.get_paginator("list_layers").paginate()
             found = [
@@ -235,9 +233,7 @@ def rm(
     not a terminal.
     """
     confirm_or_stop(f"Delete version {version} of layer {layer}?", yes)
-    remote = connect(endpoint, profile)
-    with reporting_errors(endpoint):
-        client = remote.lambda_client()
+    with lambda_client(endpoint, profile) as client:
         # DeleteLayerVersion succeeds for a version that is not there; say so instead.
         client.get_layer_version(LayerName=layer, VersionNumber=version)
         client.delete_layer_version(LayerName=layer, VersionNumber=version)

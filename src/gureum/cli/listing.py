@@ -7,7 +7,13 @@ import json
 import typer
 from rich.table import Table
 
-from .client import DEFAULT_ENDPOINT, Endpoint, FunctionName, Profile, connect, reporting_errors
+from .client import (
+    DEFAULT_ENDPOINT,
+    Endpoint,
+    FunctionName,
+    Profile,
+    lambda_client,
+)
 from .console import AsJson, Yes, confirm_or_stop, local_time, out, size
 
 
@@ -17,9 +23,8 @@ def ls(
     as_json: AsJson = False,
 ) -> None:
     """List the functions."""
-    remote = connect(endpoint, profile)
-    with reporting_errors(endpoint):
-        pages = remote.lambda_client().get_paginator("list_functions").paginate()
+    with lambda_client(endpoint, profile) as client:
+        pages = client.get_paginator("list_functions").paginate()
         functions = [f for page in pages for f in page["Functions"]]
     if as_json:
         listed = [
@@ -63,7 +68,6 @@ def rm(
     Asks first, unless --yes or stdin is not a terminal.
     """
     confirm_or_stop(f"Delete function {name}?", yes)
-    remote = connect(endpoint, profile)
-    with reporting_errors(endpoint):
-        remote.lambda_client().delete_function(FunctionName=name)
+    with lambda_client(endpoint, profile) as client:
+        client.delete_function(FunctionName=name)
     typer.echo(f"deleted {name}")

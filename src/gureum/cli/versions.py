@@ -18,9 +18,8 @@ from .client import (
     Endpoint,
     FunctionName,
     Profile,
-    connect,
     error_code,
-    reporting_errors,
+    lambda_client,
 )
 from .console import (
     AsJson,
@@ -125,9 +124,8 @@ def versions(
     as_json: AsJson = False,
 ) -> None:
     """List a function's $LATEST and published versions."""
-    remote = connect(endpoint, profile)
-    with reporting_errors(endpoint):
-        found = [_version_summary(v) for v in list_versions(remote.lambda_client(), name)]
+    with lambda_client(endpoint, profile) as client:
+        found = [_version_summary(v) for v in list_versions(client, name)]
     if as_json:
         typer.echo(json.dumps({"versions": found}))
         return
@@ -151,9 +149,8 @@ def publish(
     If nothing changed since the newest version, that one's number is printed instead (as
     Lambda returns it).
     """
-    remote = connect(endpoint, profile)
-    with reporting_errors(endpoint):
-        version, is_new = publish_version(remote.lambda_client(), name, description)
+    with lambda_client(endpoint, profile) as client:
+        version, is_new = publish_version(client, name, description)
     summary = {**_version_summary(version), "new": is_new}
     if as_json:
         typer.echo(json.dumps(summary))
@@ -224,9 +221,8 @@ def create_alias(
         request["RoutingConfig"] = {"AdditionalVersionWeights": parse_weight(weight)}
     if description is not None:
         request["Description"] = description
-    remote = connect(endpoint, profile)
-    with reporting_errors(endpoint):
-        created = remote.lambda_client().create_alias(**request)
+    with lambda_client(endpoint, profile) as client:
+        created = client.create_alias(**request)
     _print_alias(created, "created", as_json)
 
 
@@ -260,9 +256,8 @@ def update_alias(
         raise typer.BadParameter(
             "nothing to change: give --version, --weight, --no-weights or --description"
         )
-    remote = connect(endpoint, profile)
-    with reporting_errors(endpoint):
-        updated = remote.lambda_client().update_alias(**request)
+    with lambda_client(endpoint, profile) as client:
+        updated = client.update_alias(**request)
     _print_alias(updated, "updated", as_json)
 
 
@@ -279,9 +274,8 @@ def delete_alias(
     Asks first, unless --yes or stdin is not a terminal.
     """
     confirm_or_stop(f"Delete alias {alias} of {name}?", yes)
-    remote = connect(endpoint, profile)
-    with reporting_errors(endpoint):
-        remote.lambda_client().delete_alias(FunctionName=name, Name=alias)
+    with lambda_client(endpoint, profile) as client:
+        client.delete_alias(FunctionName=name, Name=alias)
     typer.echo(f"deleted alias {alias} of {name}")
 
 
@@ -293,9 +287,8 @@ def list_aliases(
     as_json: AsJson = False,
 ) -> None:
     """List a function's aliases, the versions they name and their weights."""
-    remote = connect(endpoint, profile)
-    with reporting_errors(endpoint):
-        pages = remote.lambda_client().get_paginator("list_aliases").paginate(FunctionName=name)
+    with lambda_client(endpoint, profile) as client:
+        pages = client.get_paginator("list_aliases").paginate(FunctionName=name)
         found = [_alias_summary(a) for page in pages for a in page["Aliases"]]
     if as_json:
         typer.echo(json.dumps({"aliases": found}))
