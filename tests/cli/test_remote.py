@@ -439,18 +439,22 @@ def test_logs_follow_prints_new_lines_once(env: dict[str, str], echo: str) -> No
     assert follower.stdout is not None
     stdout = follower.stdout
     threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
-    try:
-        request_id = invoke_json(env, echo, '{"followed": true}')["payload"]["requestId"]
-        seen: list[str] = []
+    seen: list[str] = []
+
+    def read_until_report_of(request_id: str) -> None:
         deadline = time.monotonic() + 30
         while not any(f"REPORT RequestId: {request_id}" in line for line in seen):
             assert time.monotonic() < deadline, f"no REPORT line in {seen}"
             with contextlib.suppress(queue.Empty):
                 seen.append(lines.get(timeout=0.5))
-        # Three more polls: the lines already printed are not printed again.
-        time.sleep(3)
-        while not lines.empty():
-            seen.append(lines.get())
+
+    try:
+        request_id = invoke_json(env, echo, '{"followed": true}')["payload"]["requestId"]
+        read_until_report_of(request_id)
+        # A second invocation's lines can only come from a later poll: every poll in between
+        # looked back over the first one's lines and must not have printed them again.
+        later = invoke_json(env, echo, '{"later": true}')["payload"]["requestId"]
+        read_until_report_of(later)
     finally:
         follower.send_signal(signal.SIGINT)
         status = follower.wait(timeout=30)
