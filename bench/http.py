@@ -2,10 +2,11 @@
 
     python3 -m bench.http [--quick] [--profile DIR]
 
-The server runs pinned to CPU 0 (the zygote and instances it starts inherit that affinity, so
-the whole platform shares one core) and wrk to CPU 1. Per memory size: deploy `return event` with
+The server runs pinned to CPU 0 and wrk to CPU 1. Per memory size: deploy `return event` with
 boto3, warm it, then `POST /2015-03-31/functions/NAME/invocations` with `{"n": 1}` over 1
-connection (latency) and over 32 (throughput, after a discarded run that scales out).
+connection (latency) and over 32 (throughput, after a discarded run that scales out), in two
+layouts: the zygote and instances inherit CPU 0 (the whole platform on one core), then they are
+moved to CPU 1 beside wrk (the server process alone on CPU 0, as in issue 3's floor).
 `--profile DIR` samples the server with py-spy during a 128 MB run at 32 connections instead.
 """
 
@@ -41,6 +42,9 @@ HANDLER = "def handler(event, context):\n    return event\n"
 MEMORY_SIZES = (128, 1769)
 CONCURRENCY = 32
 THROUGHPUT_FLOOR = 5000.0  # invocations/s at c=32 with the server on one core (issue 3)
+# Where the platform's processes run during a measured run.
+ONE_CORE = "platform on CPU 0"
+SPLIT = "server on CPU 0, instances on CPU 1"
 START_TIMEOUT_S, STOP_TIMEOUT_S = 60.0, 30.0
 SERVER_CPU, LOAD_CPU = 0, 1
 
@@ -93,6 +97,7 @@ class Run:
 
     memory_mb: int
     connections: int
+    layout: str  # ONE_CORE or SPLIT
     ok: int
     throttled: int  # 429s: instances were not allowed to scale out
     other: int  # any other non-2xx status
@@ -105,7 +110,7 @@ class Run:
     max_ms: float
     server_us: float  # CPU of the `gureum serve` process, per response
     instances_us: float  # CPU of its descendants (zygote, instances), per response
-    foreign: float  # share of CPU 0 used by processes that are not the platform's
+    foreign: float  # share of CPU 0 used by processes that are not the platform's (or server's)
     instances: int
     quota_throttled: int  # CFS periods in which an instance used up its CPU quota
 
@@ -115,8 +120,9 @@ class Run:
 
     @property
     def ceiling(self) -> float:
-        """Responses/s one core could serve if the platform had it to itself."""
-        return 1e6 / (self.server_us + self.instances_us)
+        """Responses/s CPU 0 could serve if what runs there had it to itself."""
+        on_core = self.server_us + (self.instances_us if self.layout == ONE_CORE else 0)
+        return 1e6 / on_core
 
 
 @dataclass(slots=True)
@@ -328,7 +334,7 @@ class Target:
         return f"{self.server.url}/2015-03-31/functions/bench-{self.memory_mb}/invocations"
 
 
-def measured(t: Target, connections: int, seconds: int) -> Run:
+def measured(t: Target, connections: int, seconds: int, layout: str = ONE_CORE) -> Run:
     server_pid = t.server.process.pid
     platform = [server_pid, *descendants(server_pid)]
     cgroups = instance_cgroups(server_pid, platform)
@@ -340,24 +346,33 @@ def measured(t: Target, connections: int, seconds: int) -> Run:
     responses = w["ok"] + w["throttled"] + w["other"]
     per_response = 1e6 / os.sysconf("SC_CLK_TCK") / max(responses, 1)
     server_ticks = spent.pop(server_pid, 0)
+    on_core = server_ticks + (sum(spent.values()) if layout == ONE_CORE else 0)
     run = Run(
-        memory_mb=t.memory_mb, connections=connections, ok=w["ok"], throttled=w["throttled"],
-        other=w["other"], wrong_body=w["wrong_body"], socket_errors=w["socket_errors"],
+        memory_mb=t.memory_mb, connections=connections, layout=layout, ok=w["ok"],
+        throttled=w["throttled"], other=w["other"], wrong_body=w["wrong_body"],
+        socket_errors=w["socket_errors"],
         seconds=w["duration_us"] / 1e6, p50_ms=w["p50_us"] / 1e3, p90_ms=w["p90_us"] / 1e3,
         p99_ms=w["p99_us"] / 1e3, max_ms=w["max_us"] / 1e3,
         server_us=server_ticks * per_response, instances_us=sum(spent.values()) * per_response,
-        # Only meaningful pinned: then every platform process runs on CPU 0.
-        foreign=max(0, busy - server_ticks - sum(spent.values())) / max(total, 1),
+        # Only meaningful pinned.
+        foreign=max(0, busy - on_core) / max(total, 1),
         instances=len(cgroups), quota_throttled=quota_throttled(cgroups) - throttled,
     )  # fmt: skip
     print(
-        f"  {t.memory_mb} MB c={connections}: {run.rate:,.0f} inv/s, p50 {run.p50_ms:.3f} ms, "
-        f"p99 {run.p99_ms:.3f} ms, non-2xx {run.throttled + run.other}, CPU/response server "
-        f"{run.server_us:.0f} µs + instances {run.instances_us:.0f} µs, "
+        f"  {t.memory_mb} MB c={connections} ({layout}): {run.rate:,.0f} inv/s, "
+        f"p50 {run.p50_ms:.3f} ms, p99 {run.p99_ms:.3f} ms, non-2xx {run.throttled + run.other}, "
+        f"CPU/response server {run.server_us:.0f} µs + instances {run.instances_us:.0f} µs, "
         f"others on CPU {SERVER_CPU} {run.foreign:.0%}",
         flush=True,
     )
     return run
+
+
+def place_instances(server_pid: int, cpu: int) -> None:
+    """Pin the server's descendants (zygotes, instances; later forks inherit it) to ``cpu``."""
+    for pid in descendants(server_pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(pid, {cpu})
 
 
 def measure(plan: Plan) -> Outcome:
@@ -381,6 +396,10 @@ def measure(plan: Plan) -> Outcome:
             outcome.runs.append(measured(target, 1, plan.latency_s))
             wrk_run(wrk, script, target.url, CONCURRENCY, plan.warmup_s, pin)  # scales out
             outcome.runs.append(measured(target, CONCURRENCY, plan.load_s))
+            if pin:
+                place_instances(server.process.pid, LOAD_CPU)
+                outcome.runs.append(measured(target, CONCURRENCY, plan.load_s, SPLIT))
+                place_instances(server.process.pid, SERVER_CPU)
             client.delete_function(FunctionName=f"bench-{mb}")  # gives its memory budget back
     return outcome
 
@@ -436,13 +455,12 @@ def profile(plan: Plan, out: Path) -> None:
         deploy(lambda_client(server.url), "bench-128", 128)
         target = Target(wrk, script, server, 128, pin)
         wrk_run(wrk, script, target.url, CONCURRENCY, plan.warmup_s, pin)
-        for pid in descendants(server.process.pid) if pin else []:
-            with contextlib.suppress(ProcessLookupError):
-                os.sched_setaffinity(pid, {LOAD_CPU})
+        if pin:
+            place_instances(server.process.pid, LOAD_CPU)
         record = [spy, "record", "--pid", str(server.process.pid), "--rate", "250", "--format"]
         record += ["raw", "--duration", str(plan.load_s - 1), "-o", str(out / "profile.txt")]
         with subprocess.Popen(pinned(LOAD_CPU, record, pin), stdout=subprocess.DEVNULL) as spying:
-            run = measured(target, CONCURRENCY, plan.load_s)
+            run = measured(target, CONCURRENCY, plan.load_s, SPLIT if pin else ONE_CORE)
             if spying.wait(timeout=60) != 0:
                 raise SystemExit("py-spy failed (it needs ptrace rights: run as root)")
     shares = layer_shares((out / "profile.txt").read_text())

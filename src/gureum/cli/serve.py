@@ -75,8 +75,15 @@ def serve(host: str, port: int, data_dir: Path, auth: str | None = None) -> None
     app: ASGIApp = create_app(data_dir, on_ready=announce)
     if keys is not None:
         app = RequireSignature(app, keys.secret_for)
+    # No proxy-header rewriting: gureum is reached directly, and each request pays for it.
     config = uvicorn.Config(
-        app, lifespan="on", log_level="warning", access_log=False, timeout_graceful_shutdown=30
+        app,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=30,
     )
     server = uvicorn.Server(config)
     try:

@@ -11,12 +11,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import botocore.session
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import (
     GureumError,
@@ -25,6 +27,7 @@ from ..errors import (
     ServiceException,
 )
 from ..platform import PlatformSettings, open_platform
+from . import restjson
 from .lambda_api import OPERATIONS, LambdaContext
 from .lambda_api.core import endpoint_url
 from .restjson import RestJsonService
@@ -35,9 +38,20 @@ log = logging.getLogger("gureum.gateway")
 MAX_BODY_BYTES = 70 * 1024 * 1024
 
 
+# Paths that are gureum's own, not an AWS API's.
+OWN_PREFIXES = ("/health", "/_gureum/")
+
+
 class RequestEntityTooLargeException(GureumError):
     error_type = "RequestEntityTooLargeException"
     status = 413
+
+
+class ClientDisconnected(GureumError):
+    """The client went away before its request body arrived: nobody reads the answer."""
+
+    error_type = "ClientDisconnected"
+    status = 400
 
 
 def lambda_service() -> RestJsonService:
@@ -45,22 +59,11 @@ def lambda_service() -> RestJsonService:
     return RestJsonService(model)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestEntityTooLargeException(f"Request must be smaller than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def create_app(
     data_dir: Path,
     settings: PlatformSettings | None = None,
     on_ready: Callable[[LambdaContext], None] | None = None,
-) -> Starlette:
+) -> ApiDispatcher:
     service = lambda_service()
     state: dict[str, LambdaContext] = {}
 
@@ -125,40 +128,83 @@ def create_app(
         ]
         return JSONResponse({"events": events})
 
-    async def dispatch(request: Request) -> Response:
-        context = state["lambda"]
-        try:
-            query: dict[str, list[str]] = {}
-            for key, value in request.query_params.multi_items():
-                query.setdefault(key, []).append(value)
-            operation, path_params = service.match(request.method, request.url.path, query)
-            body = await read_body(request, MAX_BODY_BYTES)
-            headers = {k.lower(): v for k, v in request.headers.items()}
-            params = service.parse(operation, path_params, query, headers, body)
-            handler = OPERATIONS.get(operation.name)
-            if handler is None:
-                raise ResourceNotFoundException(f"{operation.name} is not supported by gureum yet")
-            endpoint_url.set(str(request.base_url).rstrip("/"))
-            result = await handler(context, params)
-            reply = service.serialize(operation, result)
-        except GureumError as error:
-            return _error_response(service, error)
-        except Exception:
-            log.exception("unexpected error in %s %s", request.method, request.url.path)
-            return _error_response(service, ServiceException("Internal error in gureum"))
-        return Response(reply.body, status_code=reply.status, headers=dict(reply.headers))
-
     routes = [
         Route("/health", health, methods=["GET"]),
         Route("/_gureum/code/{sha}", code_download, methods=["GET"]),
         Route("/_gureum/functions/{name}/logs", function_logs, methods=["GET"]),
-        Route(
-            "/{path:path}",
-            dispatch,
-            methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"],
-        ),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    starlette = Starlette(routes=routes, lifespan=lifespan)
+    return ApiDispatcher(service, lambda: state["lambda"], starlette)
+
+
+class ApiDispatcher:
+    """The AWS APIs as a bare ASGI app; gureum's own routes and the lifespan go to ``other``.
+
+    Every invocation passes here, so it does no more than the protocol needs: no Request or
+    Response objects, one routing lookup, the body passed on as the bytes received.
+    """
+
+    def __init__(
+        self, service: RestJsonService, context: Callable[[], LambdaContext], other: ASGIApp
+    ) -> None:
+        self.service = service
+        self.context = context
+        self.other = other
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith(OWN_PREFIXES):
+            await self.other(scope, receive, send)
+            return
+        try:
+            reply = await self.dispatch(scope, path, receive)
+        except GureumError as error:
+            reply = self.service.serialize_error(error)
+        except Exception:
+            log.exception("unexpected error in %s %s", scope["method"], path)
+            reply = self.service.serialize_error(ServiceException("Internal error in gureum"))
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
+        headers.append((b"content-length", str(len(reply.body)).encode()))
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": reply.body})
+
+    async def dispatch(self, scope: Scope, path: str, receive: Receive) -> restjson.Response:
+        query: dict[str, list[str]] = {}
+        if scope["query_string"]:
+            for key, value in parse_qsl(scope["query_string"].decode("latin-1"), True):
+                query.setdefault(key, []).append(value)
+        operation, path_params = self.service.match(scope["method"], path, query)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        body = await read_body(receive, MAX_BODY_BYTES)
+        params = self.service.parse(operation, path_params, query, headers, body)
+        handler = OPERATIONS.get(operation.name)
+        if handler is None:
+            raise ResourceNotFoundException(f"{operation.name} is not supported by gureum yet")
+        host = headers.get("host") or "{}:{}".format(*scope.get("server") or ("127.0.0.1", 80))
+        endpoint_url.set(f"{scope.get('scheme', 'http')}://{host}")
+        result = await handler(self.context(), params)
+        return self.service.serialize(operation, result)
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body; RequestEntityTooLargeException past ``limit`` bytes."""
+    message = await receive()
+    body = message.get("body", b"")
+    if not message.get("more_body"):  # the usual case: one message
+        if len(body) > limit:
+            raise RequestEntityTooLargeException(f"Request must be smaller than {limit} bytes")
+        return bytes(body)
+    chunks, size = [body], len(body)
+    while message.get("more_body"):
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected("client disconnected")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestEntityTooLargeException(f"Request must be smaller than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _error_response(service: RestJsonService, error: GureumError) -> Response:

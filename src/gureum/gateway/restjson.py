@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, unquote
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
 from ..errors import GureumError
-from . import constraints
+from .constraints import Rules
 
 Headers = list[tuple[str, str]]
 
@@ -42,6 +42,41 @@ class Route:
     operation: OperationModel
     # A query the URI template itself carries ("?find=LayerVersion"): only requests with it match.
     required_query: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """Where one input member travels, read from the model once per operation."""
+
+    name: str
+    wire_name: str
+    location: str  # "uri", "querystring", "header", "payload" or "body"
+    shape: Shape
+
+
+@dataclass(frozen=True, slots=True)
+class InputPlan:
+    rules: Rules
+    members: tuple[Member, ...]
+    # Where a JSON document body goes: no body members means the body is never parsed.
+    reads_document: bool
+
+
+def _input_plan(operation: OperationModel) -> InputPlan | None:
+    shape = operation.input_shape
+    if shape is None:
+        return None
+    payload_name = shape.serialization.get("payload")
+    members = []
+    for name, member in shape.members.items():
+        location = member.serialization.get("location")
+        if location not in ("uri", "querystring", "header"):
+            location = "payload" if name == payload_name else "body"
+        wire_name = member.serialization.get("name", name)
+        if location == "header":
+            wire_name = wire_name.lower()
+        members.append(Member(name, wire_name, location, member))
+    return InputPlan(Rules(shape), tuple(members), any(m.location == "body" for m in members))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +114,27 @@ class RestJsonService:
             )
         )
         self.routes = routes
+        # Candidates by method and first two path segments ("/2015-03-31/functions/..."), in
+        # the order above: a handful of regexes per request instead of every route's.
+        # A template in those segments ("/{Bucket}/...") puts a route among every request's.
+        self.by_prefix: dict[tuple[str, str], list[Route]] = {}
+        self.anywhere: dict[str, list[Route]] = {}
+        for route in routes:
+            prefix = _prefix(route.operation.http["requestUri"].split("?", 1)[0])
+            if "{" in prefix:
+                self.anywhere.setdefault(route.method, []).append(route)
+            else:
+                self.by_prefix.setdefault((route.method, prefix), []).append(route)
+        self.plans = {
+            name: _input_plan(model.operation_model(name)) for name in model.operation_names
+        }
 
     def match(
         self, method: str, path: str, query: Mapping[str, list[str]] | None = None
     ) -> tuple[OperationModel, dict[str, str]]:
         query = query or {}
-        for route in self.routes:
-            if route.method != method:
-                continue
+        candidates = self.by_prefix.get((method, _prefix(path)), [])
+        for route in candidates + self.anywhere.get(method, []):
             if any(v not in query.get(k, []) for k, v in route.required_query):
                 continue
             found = route.pattern.match(path)
@@ -103,39 +151,34 @@ class RestJsonService:
         body: bytes,
     ) -> dict[str, Any]:
         """The operation's input parameters, typed as the model says."""
-        shape = operation.input_shape
-        if shape is None:
+        plan = self.plans[operation.name]
+        if plan is None:
             return {}
         params: dict[str, Any] = {}
-        payload_name = shape.serialization.get("payload")
-        document: dict[str, Any] | None = None
-        for name, member in shape.members.items():
-            location = member.serialization.get("location")
-            wire_name = member.serialization.get("name", name)
+        document = _load_json(body) if plan.reads_document and body else {}
+        for member in plan.members:
+            location, wire_name, shape = member.location, member.wire_name, member.shape
             if location == "uri":
                 if wire_name in path_params:
-                    params[name] = _from_string(member, unquote(path_params[wire_name]))
+                    params[member.name] = _from_string(shape, unquote(path_params[wire_name]))
             elif location == "querystring":
                 if wire_name in query:
                     values = query[wire_name]
-                    params[name] = (
-                        values if member.type_name == "list" else _from_string(member, values[-1])
+                    params[member.name] = (
+                        values if shape.type_name == "list" else _from_string(shape, values[-1])
                     )
             elif location == "header":
-                value = headers.get(wire_name.lower())
+                value = headers.get(wire_name)
                 if value is not None:
-                    params[name] = _from_string(member, value)
-            elif name == payload_name:
-                if member.type_name == "blob":
-                    params[name] = body  # opaque: the invoke payload is never decoded here
+                    params[member.name] = _from_string(shape, value)
+            elif location == "payload":
+                if shape.type_name == "blob":
+                    params[member.name] = body  # opaque: the invoke payload is never decoded here
                 elif body:
-                    params[name] = _from_json(member, _load_json(body), name)
-            else:
-                if document is None:
-                    document = _load_json(body) if body else {}
-                if wire_name in document and document[wire_name] is not None:
-                    params[name] = _from_json(member, document[wire_name], name)
-        constraints.check(shape, params)
+                    params[member.name] = _from_json(shape, _load_json(body), member.name)
+            elif document.get(wire_name) is not None:
+                params[member.name] = _from_json(shape, document[wire_name], member.name)
+        plan.rules.check(params)
         return params
 
     def serialize(self, operation: OperationModel, result: Mapping[str, Any]) -> Response:
@@ -178,6 +221,11 @@ class RestJsonService:
         if retry_after is not None:
             headers.append(("Retry-After", str(retry_after)))
         return Response(error.status, headers, json.dumps(error.to_dict()).encode())
+
+
+def _prefix(path: str) -> str:
+    """The first two segments of a path: "/2015-03-31/functions/x" -> "2015-03-31/functions"."""
+    return "/".join(path.split("/", 3)[1:3])
 
 
 def _load_json(body: bytes) -> dict[str, Any]:

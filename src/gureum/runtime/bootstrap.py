@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from . import protocol
-from .context import LambdaContext
+from .context import FunctionInfo, LambdaContext
 
 Handler = Callable[[Any, LambdaContext], Any]
 
@@ -103,31 +103,21 @@ def log_error(error_type: str, message: str, stack: list[str]) -> None:
     sys.stderr.flush()
 
 
-def _recv_exact(channel: socket.socket, size: int) -> bytes | None:
-    buffer = bytearray(size)
-    view = memoryview(buffer)
-    got = 0
-    while got < size:
-        n = channel.recv_into(view[got:])
-        if n == 0:
-            return None
-        got += n
-    return bytes(buffer)
-
-
 def _max_rss_kb() -> int:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(own, children)
 
 
-Frame = tuple[int, dict[str, Any], bytes]
+Frame = protocol.Frame
 
 
-def invoke_once(handler: Handler, request_id: str, meta: dict[str, Any], body: bytes) -> Frame:
+def invoke_once(
+    handler: Handler, function: FunctionInfo, request_id: str, meta: dict[str, Any], body: bytes
+) -> Frame:
     """Run the handler on one event; return a RESULT or an ERROR frame's parts."""
     try:
-        context = LambdaContext(request_id, meta["deadline_ms"], meta["arn"], meta)
+        context = LambdaContext(request_id, meta["deadline_ms"], meta["arn"], meta, function)
     except (ValueError, TypeError, AttributeError) as exc:
         fault = protocol.error_body("Runtime.InvalidClientContext", str(exc), request_id)
         return protocol.ERROR, {"type": "Runtime.InvalidClientContext"}, fault
@@ -179,17 +169,19 @@ def serve(channel: socket.socket, handler_spec: str, task_root: str, opt_root: s
         os._exit(1)
     init_ms = (time.perf_counter() - started) * 1000
     channel.sendall(protocol.encode(protocol.READY, {"init_ms": init_ms}))
+    function = FunctionInfo(os.environ)
+    frames = protocol.FrameReader(channel)
+    trace_id = None
     while True:
-        header = _recv_exact(channel, protocol.HEADER.size)
-        if header is None:
+        frame = frames.read()
+        if frame is None:
             os._exit(0)
-        _, meta_len, body_len = protocol.HEADER.unpack(header)
-        meta = json.loads(_recv_exact(channel, meta_len) or b"{}")
-        body = (_recv_exact(channel, body_len) or b"") if body_len else b""
+        _, meta, body = frame
         request_id = meta["id"]
         request_filter.request_id = request_id
-        os.environ["_X_AMZN_TRACE_ID"] = meta.get("trace_id", "")
-        kind, reply_meta, reply = invoke_once(handler, request_id, meta, body)
+        if meta.get("trace_id", "") != trace_id:  # setting the environment costs a putenv
+            trace_id = os.environ["_X_AMZN_TRACE_ID"] = meta.get("trace_id", "")
+        kind, reply_meta, reply = invoke_once(handler, function, request_id, meta, body)
         # Output written before the reply must reach the engine before the reply does.
         sys.stdout.flush()
         sys.stderr.flush()

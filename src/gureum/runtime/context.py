@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -52,20 +52,44 @@ def decode_client_context(encoded: str | None) -> ClientContext | None:
     return ClientContext(json.loads(base64.b64decode(encoded)))
 
 
-class LambdaContext:
-    def __init__(
-        self, request_id: str, deadline_ms: int, invoked_arn: str, meta: dict[str, Any]
-    ) -> None:
-        self.aws_request_id = request_id
-        self.invoked_function_arn = invoked_arn
-        self._deadline_ms = deadline_ms
-        env = os.environ
+class FunctionInfo:
+    """What the context says about the function itself: fixed for an instance's life, so read
+    from the environment once, at init, not on every invocation."""
+
+    __slots__ = (
+        "function_name",
+        "function_version",
+        "log_group_name",
+        "log_stream_name",
+        "memory_limit_in_mb",
+    )
+
+    def __init__(self, env: Mapping[str, str]) -> None:
         self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
         self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
         # Lambda's runtime hands this over as the string from the environment; code relies on that.
         self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
         self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
         self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
+
+
+class LambdaContext:
+    def __init__(
+        self,
+        request_id: str,
+        deadline_ms: int,
+        invoked_arn: str,
+        meta: dict[str, Any],
+        function: FunctionInfo,
+    ) -> None:
+        self.aws_request_id = request_id
+        self.invoked_function_arn = invoked_arn
+        self._deadline_ms = deadline_ms
+        self.function_name = function.function_name
+        self.function_version = function.function_version
+        self.memory_limit_in_mb = function.memory_limit_in_mb
+        self.log_group_name = function.log_group_name
+        self.log_stream_name = function.log_stream_name
         self.identity = CognitoIdentity(meta.get("identity"))
         self.client_context = decode_client_context(meta.get("client_context"))
         self.tenant_id = meta.get("tenant_id")

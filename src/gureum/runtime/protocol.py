@@ -8,6 +8,7 @@ caller sent or the function returned: neither side of the host ever decodes it.
 from __future__ import annotations
 
 import json
+import socket
 import struct
 from typing import Any
 
@@ -26,6 +27,36 @@ EXITED = 6  # the runtime died; meta: {"code": int} or {"signal": int}
 # Larger than Lambda's 6 MB synchronous limit plus framing, so a frame this size is a broken peer.
 MAX_BODY = 64 * 1024 * 1024
 MAX_META = 1024 * 1024
+
+
+Frame = tuple[int, dict[str, Any], bytes]
+
+
+class FrameReader:
+    """Frames from a blocking socket, each read in as few ``recv`` calls as it arrived in."""
+
+    def __init__(self, channel: socket.socket) -> None:
+        self.channel = channel
+        self.buffer = bytearray()
+
+    def read(self) -> Frame | None:
+        """The next frame, or None at the end of the stream."""
+        buffer = self.buffer
+        while True:
+            missing = HEADER.size - len(buffer)
+            if missing <= 0:
+                kind, meta_len, body_len = HEADER.unpack_from(buffer)
+                meta_end = HEADER.size + meta_len
+                missing = meta_end + body_len - len(buffer)
+                if missing <= 0:
+                    meta = json.loads(buffer[HEADER.size : meta_end])
+                    body = bytes(buffer[meta_end : meta_end + body_len])
+                    del buffer[: meta_end + body_len]
+                    return kind, meta, body
+            chunk = self.channel.recv(max(missing, 65536))
+            if not chunk:
+                return None
+            buffer += chunk
 
 
 def encode(kind: int, meta: dict[str, Any], body: bytes = b"") -> bytes:
