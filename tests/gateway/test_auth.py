@@ -7,9 +7,12 @@ import json
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.error import HTTPError
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import httpx
@@ -20,7 +23,9 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from gureum.clock import ManualClock
 from gureum.gateway.auth import (
+    SIGNATURE_MISMATCH,
     Claim,
     IncompleteSignatureException,
     InvalidSignatureException,
@@ -28,8 +33,9 @@ from gureum.gateway.auth import (
     check_time,
     read_claim,
 )
+from gureum.gateway.signed_urls import UrlSigner
 from gureum.store.keys import KeyStore
-from tests.gateway.conftest import Server, create, start_server, unique
+from tests.gateway.conftest import ECHO, Server, create, start_server, unique
 
 
 def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
@@ -238,6 +244,43 @@ def test_a_presigned_url_works_until_tampered_with(lam: Any, echo: str) -> None:
     refused = httpx.get(other)
     assert refused.status_code == 403
     assert refused.headers["x-amzn-ErrorType"] == "InvalidSignatureException"
+
+
+def test_the_code_location_is_a_link_a_plain_get_fetches(
+    lam: Any, key: tuple[str, str], echo: str
+) -> None:
+    location = lam.get_function(FunctionName=echo)["Code"]["Location"]
+    query = parse_qs(urlsplit(location).query)
+    assert query["X-Amz-Expires"] == ["600"]  # Lambda's 10 minutes
+    assert query["X-Amz-Credential"][0].startswith(f"{key[0]}/")
+    with urllib.request.urlopen(location) as response:
+        assert response.read() == ECHO
+
+
+def _refusal(url: str) -> tuple[int, str, str]:
+    with pytest.raises(HTTPError) as excinfo:
+        urllib.request.urlopen(url)
+    with excinfo.value as error:
+        return error.code, error.headers["x-amzn-ErrorType"], json.loads(error.read())["message"]
+
+
+def test_a_tampered_code_location_is_refused(lam: Any, echo: str) -> None:
+    location = lam.get_function(FunctionName=echo)["Code"]["Location"]
+    path = urlsplit(location).path
+    other = location.replace(path, path[:-1] + ("0" if path[-1] != "0" else "1"))
+    assert _refusal(other) == (403, "InvalidSignatureException", SIGNATURE_MISMATCH)
+    longer = location.replace("X-Amz-Expires=600", "X-Amz-Expires=6000")
+    assert _refusal(longer) == (403, "InvalidSignatureException", SIGNATURE_MISMATCH)
+
+
+def test_an_expired_code_location_is_refused(lam: Any, key: tuple[str, str], echo: str) -> None:
+    plain = lam.get_function(FunctionName=echo)["Code"]["Location"].partition("?")[0]
+    # Signed as the server signs it, 601 s ago (the expiry at the exact second: test_signed_urls).
+    then = ManualClock(time.time() - 601)
+    expired = UrlSigner(*key, "us-east-1", "lambda", then).sign(plain, 600)
+    status, error_type, message = _refusal(expired)
+    assert (status, error_type) == (403, "InvalidSignatureException")
+    assert message.startswith("Signature expired: ")
 
 
 def test_a_new_key_works_and_a_deleted_key_stops_working_without_a_restart(

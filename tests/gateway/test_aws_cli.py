@@ -193,6 +193,43 @@ def test_list_functions_pages_with_max_items(aws: Aws, zips: dict[str, Path]) ->
     assert names <= set(seen)
 
 
+def test_layers_and_aliases_page_with_max_items(aws: Aws, zips: dict[str, Path]) -> None:
+    layer = unique("cli-layer")
+    for _ in range(3):
+        aws.ok(
+            "publish-layer-version", "--layer-name", layer, "--zip-file", f"fileb://{zips['v1']}"
+        )
+    first = aws.ok(
+        "list-layer-versions", "--layer-name", layer, "--page-size", "1", "--max-items", "2"
+    )
+    assert [v["Version"] for v in first["LayerVersions"]] == [3, 2]
+    rest = aws.ok(
+        "list-layer-versions", "--layer-name", layer, "--starting-token", first["NextToken"]
+    )
+    assert [v["Version"] for v in rest["LayerVersions"]] == [1]
+    assert "NextToken" not in rest
+    # Every page, fetched one layer at a time by the CLI itself.
+    names = [entry["LayerName"] for entry in aws.ok("list-layers", "--page-size", "1")["Layers"]]
+    assert names.count(layer) == 1 and len(names) == len(set(names))
+
+    name = unique("cli")
+    create_function(aws, name, zips["v1"], "--publish")
+    for alias in ["green", "blue", "red"]:
+        aws.ok("create-alias", "--function-name", name, "--name", alias, "--function-version", "1")
+    first = aws.ok("list-aliases", "--function-name", name, "--page-size", "2", "--max-items", "1")
+    assert [a["Name"] for a in first["Aliases"]] == ["blue"]
+    rest = aws.ok(
+        "list-aliases",
+        "--function-name",
+        name,
+        "--page-size",
+        "1",
+        "--starting-token",
+        first["NextToken"],
+    )
+    assert [a["Name"] for a in rest["Aliases"]] == ["green", "red"]
+
+
 def test_update_code_and_configuration_then_wait(
     aws: Aws, zips: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -266,4 +266,5 @@ def test_get_function_hands_out_a_url_to_the_code(server: Server, lam: Any) -> N
     create(lam, name)
     location = lam.get_function(FunctionName=name)["Code"]["Location"]
     assert location.startswith(server.url + "/")
+    assert "?" not in location  # without auth, a plain URL: nothing to sign it with
     assert httpx.get(location).content == ECHO

@@ -4,7 +4,8 @@ The signature is recomputed by botocore's own signer (``SigV4Auth``) on a reques
 ASGI one (method, path and query exactly as sent, the headers the client signed, the body), so
 gureum agrees with every AWS SDK on canonicalisation without a second implementation of it.
 Both forms are accepted: the ``Authorization`` header, and presigned URLs (``X-Amz-Signature`` in
-the query string).
+the query string). A verified request's own key signs the links its response hands out
+(``signed_urls``).
 
 Failures answer 403 as AWS does (``x-amzn-ErrorType`` and a JSON ``message``), so botocore raises
 a ``ClientError`` with the same code as against AWS. Everything that needs no body (the header's
@@ -31,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..clock import Clock, SystemClock
 from ..errors import GureumError
 from .app import MAX_BODY_BYTES, RequestEntityTooLargeException
+from .signed_urls import UrlSigner, current_signer
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -328,7 +330,12 @@ class RequireSignature:
         except GureumError as error:
             await _reply(send, error)
             return
-        await self.app(scope, _replay(body, receive), send)
+        signer = UrlSigner(claim.key_id, secret, claim.region, claim.service, self.clock)
+        token = current_signer.set(signer)
+        try:
+            await self.app(scope, _replay(body, receive), send)
+        finally:
+            current_signer.reset(token)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

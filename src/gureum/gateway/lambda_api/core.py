@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Awaitable, Callable
+import binascii
+import json
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ...errors import (
     GureumError,
@@ -24,7 +26,7 @@ from ...types import LATEST, FunctionConfig
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024  # Lambda's 6 MB for RequestResponse
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024  # gureum's limit for Event invocations
 LOG_TAIL_BYTES = 4096
-DEFAULT_PAGE = 50
+DEFAULT_PAGE = 50  # when MaxItems is absent: Lambda's, and within every listing's maximum
 
 
 class PreconditionFailedException(GureumError):
@@ -166,3 +168,57 @@ def check_revision(config: FunctionConfig, p: dict[str, Any]) -> None:
             "The Revision Id provided does not match the latest Revision Id. "
             "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
         )
+
+
+# -- pagination -------------------------------------------------------------------------------
+
+Item = TypeVar("Item")
+Key = TypeVar("Key", str, int)
+
+
+def paginate(
+    p: dict[str, Any],
+    items: Sequence[Item],
+    key: Callable[[Item], Key],
+    key_type: type[Key],
+    *,
+    descending: bool = False,
+) -> tuple[list[Item], dict[str, str]]:
+    """The page of ``items`` that ``p``'s Marker and MaxItems ask for, and the rest of the
+    response: ``{"NextMarker": ...}`` if there are more items, else ``{}``.
+
+    ``items`` are in ``key`` order (``descending`` if so). The marker is the key of the last item
+    handed out, so a page starts after it even while items come and go between calls: nothing is
+    handed out twice, and nothing that existed throughout is skipped. It is opaque (base64 JSON,
+    as Lambda's are tokens) so that a marker gureum did not hand out, or one from a listing keyed
+    otherwise, is refused with InvalidParameterValueException rather than silently restarting.
+    MaxItems' bounds are the model's, checked by the protocol layer."""
+    page_size: int = p.get("MaxItems", DEFAULT_PAGE)
+    marker = p.get("Marker")
+    if marker:
+        after = _read_marker(marker, key_type)
+        if descending:
+            items = [item for item in items if key(item) < after]
+        else:
+            items = [item for item in items if key(item) > after]
+    page = list(items[:page_size])
+    if len(items) <= page_size:
+        return page, {}
+    return page, {"NextMarker": _write_marker(key(page[-1]))}
+
+
+def _write_marker(key: str | int) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def _read_marker(marker: str, key_type: type[Key]) -> Key:
+    key: object
+    try:
+        key = json.loads(base64.urlsafe_b64decode(marker + "=" * (-len(marker) % 4)))
+    except (binascii.Error, ValueError):  # ValueError: not UTF-8, not JSON
+        key = None
+    if type(key) is key_type:  # not isinstance: a bool is an int to it
+        return key
+    raise InvalidParameterValueException(
+        f"Invalid Marker: {marker!r} is not a NextMarker this listing returned"
+    )

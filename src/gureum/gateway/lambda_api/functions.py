@@ -7,14 +7,15 @@ from typing import Any
 
 from ...errors import InvalidParameterValueException
 from ...store.zipcheck import MAX_UNZIPPED_BYTES, MAX_ZIPPED_BYTES
+from ..signed_urls import presign
 from .core import (
-    DEFAULT_PAGE,
     LambdaContext,
     check_revision,
     configuration,
     endpoint_url,
     function_of,
     operation,
+    paginate,
     target,
     zip_file,
 )
@@ -47,15 +48,17 @@ async def create_function(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, An
     return configuration(ctx, config)
 
 
+# How long GetFunction's link to the code works under auth (Lambda's: 10 minutes).
+CODE_LINK_EXPIRES_S = 600
+
+
 @operation
 async def get_function(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
     config = function_of(ctx, p)
+    location = f"{endpoint_url.get()}/_gureum/code/{config.code_sha256}"
     result: dict[str, Any] = {
         "Configuration": configuration(ctx, config),
-        "Code": {
-            "RepositoryType": "S3",
-            "Location": f"{endpoint_url.get()}/_gureum/code/{config.code_sha256}",
-        },
+        "Code": {"RepositoryType": "S3", "Location": presign(location, CODE_LINK_EXPIRES_S)},
         "Tags": await asyncio.to_thread(ctx.platform.registry.tags, config.name),
     }
     if config.reserved_concurrency is not None:
@@ -70,19 +73,9 @@ async def get_function_configuration(ctx: LambdaContext, p: dict[str, Any]) -> d
 
 @operation
 async def list_functions(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
-    page_size = p.get("MaxItems", DEFAULT_PAGE)
-    if not 1 <= page_size <= 10000:
-        raise InvalidParameterValueException("MaxItems must be between 1 and 10000")
     functions = await ctx.platform.functions.list()
-    # The marker is the last name already returned: stable even while functions come and go.
-    marker = p.get("Marker")
-    if marker:
-        functions = [f for f in functions if f.name > marker]
-    page = functions[:page_size]
-    result: dict[str, Any] = {"Functions": [configuration(ctx, f) for f in page]}
-    if len(functions) > page_size:
-        result["NextMarker"] = page[-1].name
-    return result
+    page, more = paginate(p, functions, lambda f: f.name, str)
+    return {"Functions": [configuration(ctx, f) for f in page], **more}
 
 
 @operation

@@ -7,6 +7,7 @@ from typing import Any
 from .core import (
     LambdaContext,
     operation,
+    paginate,
     zip_file,
 )
 
@@ -35,7 +36,8 @@ async def list_layer_versions(ctx: LambdaContext, p: dict[str, Any]) -> dict[str
     runtime = p.get("CompatibleRuntime")
     if runtime:
         versions = [v for v in versions if runtime in v.get("CompatibleRuntimes", [])]
-    return {"LayerVersions": versions}
+    page, more = paginate(p, versions, lambda v: int(v["Version"]), int, descending=True)
+    return {"LayerVersions": page, **more}
 
 
 @operation
@@ -52,7 +54,8 @@ async def list_layers(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
             result.append(
                 {"LayerName": name, "LayerArn": latest["LayerArn"], "LatestMatchingVersion": latest}
             )
-    return {"Layers": result}
+    page, more = paginate(p, result, lambda layer: str(layer["LayerName"]), str)
+    return {"Layers": page, **more}
 
 
 @operation

@@ -7,6 +7,7 @@ from typing import Any
 from .core import (
     LambdaContext,
     operation,
+    paginate,
 )
 
 # -- provisioned concurrency ------------------------------------------------------------------
@@ -45,8 +46,10 @@ async def list_provisioned_concurrency_configs(
     ctx: LambdaContext, p: dict[str, Any]
 ) -> dict[str, Any]:
     name, _ = ctx.name_of(p["FunctionName"])
+    settings = ctx.platform.provisioning.list(name)  # by qualifier
+    page, more = paginate(p, settings, lambda setting: setting[0], str)
     configs = [
         {"FunctionArn": f"{ctx.arn(name)}:{qualifier}", **described}
-        for qualifier, described in ctx.platform.provisioning.list(name)
+        for qualifier, described in page
     ]
-    return {"ProvisionedConcurrencyConfigs": configs}
+    return {"ProvisionedConcurrencyConfigs": configs, **more}

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from ...types import LATEST, FunctionConfig
 from .core import (
-    DEFAULT_PAGE,
     LambdaContext,
     PreconditionFailedException,
     check_revision,
     configuration,
     operation,
+    paginate,
 )
 
 # -- versions and aliases ---------------------------------------------------------------------
@@ -32,14 +33,13 @@ async def publish_version(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, An
 @operation
 async def list_versions_by_function(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
     name, _ = ctx.name_of(p["FunctionName"])
-    versions = ctx.platform.versions.list(name)
-    start = int(p["Marker"]) if p.get("Marker", "").isdigit() else 0
-    page_size = p.get("MaxItems", DEFAULT_PAGE)
-    page = versions[start : start + page_size]
-    result: dict[str, Any] = {"Versions": [configuration(ctx, v) for v in page]}
-    if start + page_size < len(versions):
-        result["NextMarker"] = str(start + page_size)
-    return result
+    versions = ctx.platform.versions.list(name)  # $LATEST, then 1, 2, ...
+    page, more = paginate(p, versions, _version_order, int)
+    return {"Versions": [configuration(ctx, v) for v in page], **more}
+
+
+def _version_order(config: FunctionConfig) -> int:
+    return 0 if config.version == LATEST else int(config.version)
 
 
 def alias_out(ctx: LambdaContext, name: str, alias: dict[str, Any]) -> dict[str, Any]:
@@ -107,4 +107,5 @@ async def list_aliases(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
     version = p.get("FunctionVersion")
     if version:
         aliases = [a for a in aliases if a["FunctionVersion"] == version]
-    return {"Aliases": [alias_out(ctx, name, a) for a in aliases]}
+    page, more = paginate(p, aliases, lambda a: str(a["Name"]), str)
+    return {"Aliases": [alias_out(ctx, name, a) for a in page], **more}
