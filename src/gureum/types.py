@@ -49,33 +49,6 @@ class InvokeOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class InvocationResult:
-    """The outcome of one synchronous invocation.
-
-    ``payload`` is the function's JSON result, or Lambda's error JSON when ``function_error``
-    is set ("Unhandled" for every error the function or its runtime caused).
-    """
-
-    request_id: str
-    payload: bytes
-    function_error: str | None
-    executed_version: str
-    logs: str
-    duration_ms: float
-    billed_duration_ms: int
-    memory_size_mb: int
-    max_memory_used_mb: int
-    init_duration_ms: float | None
-    cold_start: bool
-    instance_wait_ms: float
-    cost_usd: float
-
-    @property
-    def ok(self) -> bool:
-        return self.function_error is None
-
-
-@dataclass(frozen=True, slots=True)
 class InvocationRecord:
     """What metering stores about one invocation."""
 
@@ -94,10 +67,101 @@ class InvocationRecord:
     gb_seconds: float
     cost_usd: float
 
+    # The lines Lambda writes around every invocation. Derived, never stored: telemetry keeps
+    # the record, and formats these only when someone reads the log.
+
+    def start_line(self) -> str:
+        return f"START RequestId: {self.request_id} Version: {self.version}"
+
+    def end_line(self) -> str:
+        return f"END RequestId: {self.request_id}"
+
+    def report_line(self) -> str:
+        line = (
+            f"REPORT RequestId: {self.request_id}\tDuration: {self.duration_ms:.2f} ms\t"
+            f"Billed Duration: {self.billed_duration_ms} ms\t"
+            f"Memory Size: {self.memory_size_mb} MB\t"
+            f"Max Memory Used: {self.max_memory_used_mb} MB"
+        )
+        if self.init_duration_ms is not None:
+            line += f"\tInit Duration: {self.init_duration_ms:.2f} ms"
+        return line
+
+    @property
+    def end_time(self) -> float:
+        """When the invocation ended, epoch seconds: the time of its output, END and REPORT."""
+        return self.timestamp + self.duration_ms / 1000
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationResult:
+    """The outcome of one synchronous invocation.
+
+    ``payload`` is the function's JSON result, or Lambda's error JSON when ``function_error``
+    is set ("Unhandled" for every error the function or its runtime caused). The metering
+    fields are read from ``record``; ``logs`` is formatted only when read.
+    """
+
+    record: InvocationRecord
+    payload: bytes
+    function_error: str | None
+    output: str  # what the function printed, as one string ("" when nothing)
+
+    @property
+    def ok(self) -> bool:
+        return self.function_error is None
+
+    @property
+    def logs(self) -> str:
+        """START, the function's output, END and REPORT, one line each, as Lambda returns them."""
+        record = self.record
+        lines = [record.start_line(), *self.output.splitlines()]
+        return "\n".join([*lines, record.end_line(), record.report_line(), ""])
+
+    @property
+    def request_id(self) -> str:
+        return self.record.request_id
+
+    @property
+    def executed_version(self) -> str:
+        return self.record.version
+
+    @property
+    def duration_ms(self) -> float:
+        return self.record.duration_ms
+
+    @property
+    def billed_duration_ms(self) -> int:
+        return self.record.billed_duration_ms
+
+    @property
+    def memory_size_mb(self) -> int:
+        return self.record.memory_size_mb
+
+    @property
+    def max_memory_used_mb(self) -> int:
+        return self.record.max_memory_used_mb
+
+    @property
+    def init_duration_ms(self) -> float | None:
+        return self.record.init_duration_ms
+
+    @property
+    def cold_start(self) -> bool:
+        return self.record.cold_start
+
+    @property
+    def instance_wait_ms(self) -> float:
+        return self.record.instance_wait_ms
+
+    @property
+    def cost_usd(self) -> float:
+        return self.record.cost_usd
+
 
 @dataclass(frozen=True, slots=True)
 class LogLine:
-    """One stored line of a function's log."""
+    """One line of a function's log (START, a line of its output, END or REPORT)."""
 
     timestamp: float
     request_id: str

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 
 from gureum import Platform
 from tests.conftest import Deploy
@@ -185,6 +187,28 @@ async def test_logs_have_start_output_end_report(platform: Platform, deploy: Dep
 
     stored = await platform.logs("talk", request_id=rid)
     assert [line.message for line in stored] == lines
+    # Stored: the record and one row of output. START is at the start, the rest at the end.
+    assert stored[0].timestamp == result.record.timestamp
+    assert {line.timestamp for line in stored[1:]} == {result.record.end_time}
+
+
+async def test_an_invocation_that_prints_nothing_stores_no_log_row(
+    platform: Platform, deploy: Deploy
+) -> None:
+    await deploy("echo", ECHO)
+    first, second = [await platform.invoke("echo", b"{}") for _ in range(2)]
+    assert first.output == second.output == ""
+    assert second.logs.splitlines() == [
+        f"START RequestId: {second.request_id} Version: $LATEST",
+        f"END RequestId: {second.request_id}",
+        second.record.report_line(),
+    ]
+    for result in (first, second):
+        stored = await platform.logs("echo", request_id=result.request_id)  # flushes first
+        assert [line.message for line in stored] == result.logs.splitlines()
+    with contextlib.closing(sqlite3.connect(platform.data_dir / "telemetry.db")) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM logs").fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(*) FROM invocations").fetchone() == (2,)
 
 
 async def test_metering_bills_whole_milliseconds_at_list_price(

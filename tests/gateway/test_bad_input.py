@@ -186,15 +186,19 @@ def test_an_event_payload_over_1_mb_is_too_large(http: httpx.Client, echo: str) 
     assert str(MB) in refused(reply, 413, "RequestTooLargeException")
 
 
-def test_an_invoke_payload_that_is_not_json_fails_in_the_runtime(
+def test_an_invoke_payload_that_is_not_json_is_refused_with_400(
     http: httpx.Client, echo: str
 ) -> None:
-    # Lambda refuses it at the door with a 400. gureum never decodes payloads on the invoke path
-    # (docs/decisions/0005): the runtime, which must decode it anyway, reports it instead.
+    # As Lambda answers; the runtime finds it out, since gureum never decodes payloads on the
+    # host (docs/decisions/0005).
     reply = _invoke(http, echo, b"not json")
-    assert reply.status_code == 200
-    assert reply.headers["x-amz-function-error"] == "Unhandled"
-    assert reply.json()["errorType"] == "Runtime.UnmarshalError"
+    message = refused(reply, 400, "InvalidRequestContentException")
+    assert message.startswith("Could not parse request body into json: ")
+    assert "Expecting value" in message  # what was wrong with it
+    # The instance that found it out stays warm and serves the next request.
+    good = _invoke(http, echo, b'{"ok": true}')
+    assert good.status_code == 200
+    assert good.json() == {"ok": True}
 
 
 @pytest.mark.parametrize(

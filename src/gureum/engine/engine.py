@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +24,7 @@ from . import report
 from .fleet import Fleet
 from .instance import Instance, InstanceGone
 from .pool import Admission
+from .request_ids import RequestIds
 
 
 def _default_memory_budget_mb() -> int:
@@ -100,6 +100,7 @@ class Engine:
             layer_code or (lambda arns: []),
         )
         self.reaper: asyncio.Task[None] | None = None
+        self.request_ids = RequestIds()
 
     def start(self) -> None:
         self.reaper = asyncio.create_task(self._reap_forever())
@@ -148,7 +149,7 @@ class Engine:
     async def _invoke_admitted(
         self, config: FunctionConfig, payload: bytes, options: InvokeOptions
     ) -> InvocationResult:
-        request_id = str(uuid.uuid4())
+        request_id = self.request_ids()
         started_wall = self.clock.time()
         wait_started = time.perf_counter()
         init_error = None
@@ -231,21 +232,11 @@ class Engine:
         output: str,
         timing: _Timing,
     ) -> InvocationResult:
-        """Meter the invocation, hand its log and record to telemetry, and build the result."""
+        """Meter the invocation, hand its record and output to telemetry, and build the result.
+
+        Per invocation this is one bill and one record: START, END and REPORT are formatted
+        from the record only when someone reads them (``InvocationResult.logs``, a logs query)."""
         charge = bill(timing.duration_ms, config.memory_mb, self.settings.prices)
-        max_memory_mb = min(outcome.max_memory_mb, config.memory_mb)
-        report_line = report.report_line(
-            request_id,
-            duration_ms=timing.duration_ms,
-            billed_ms=charge.billed_duration_ms,
-            memory_mb=config.memory_mb,
-            max_memory_mb=max_memory_mb,
-            init_ms=timing.init_ms,
-        )
-        ended = timing.started_wall + timing.duration_ms / 1000
-        lines = [(timing.started_wall, report.start_line(request_id, config.version))]
-        lines += [(ended, line) for line in output.splitlines()]
-        lines += [(ended, report.end_line(request_id)), (ended, report_line)]
         record = InvocationRecord(
             function=config.name,
             version=config.version,
@@ -254,7 +245,7 @@ class Engine:
             duration_ms=timing.duration_ms,
             billed_duration_ms=charge.billed_duration_ms,
             memory_size_mb=config.memory_mb,
-            max_memory_used_mb=max_memory_mb,
+            max_memory_used_mb=min(outcome.max_memory_mb, config.memory_mb),
             init_duration_ms=timing.init_ms,
             cold_start=timing.cold,
             instance_wait_ms=timing.instance_wait_ms,
@@ -262,19 +253,6 @@ class Engine:
             gb_seconds=charge.gb_seconds,
             cost_usd=charge.cost_usd,
         )
-        self.telemetry.record(record, lines)
-        return InvocationResult(
-            request_id=request_id,
-            payload=outcome.payload,
-            function_error=None if outcome.error_type is None else "Unhandled",
-            executed_version=config.version,
-            logs="\n".join(text for _, text in lines) + "\n",
-            duration_ms=timing.duration_ms,
-            billed_duration_ms=charge.billed_duration_ms,
-            memory_size_mb=config.memory_mb,
-            max_memory_used_mb=max_memory_mb,
-            init_duration_ms=timing.init_ms,
-            cold_start=timing.cold,
-            instance_wait_ms=timing.instance_wait_ms,
-            cost_usd=charge.cost_usd,
-        )
+        self.telemetry.record(record, output)
+        function_error = None if outcome.error_type is None else "Unhandled"
+        return InvocationResult(record, outcome.payload, function_error, output)

@@ -1,35 +1,11 @@
-"""The log lines Lambda writes around every invocation, and its platform error payloads."""
+"""Lambda's platform error payloads (timeout, crash).
+
+The START, END and REPORT lines are ``InvocationRecord`` methods (gureum.types): telemetry,
+below the engine, derives them from stored records when a log is read."""
 
 from __future__ import annotations
 
 import json
-
-
-def start_line(request_id: str, version: str) -> str:
-    return f"START RequestId: {request_id} Version: {version}"
-
-
-def end_line(request_id: str) -> str:
-    return f"END RequestId: {request_id}"
-
-
-def report_line(
-    request_id: str,
-    *,
-    duration_ms: float,
-    billed_ms: int,
-    memory_mb: int,
-    max_memory_mb: int,
-    init_ms: float | None,
-) -> str:
-    line = (
-        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-        f"Billed Duration: {billed_ms} ms\tMemory Size: {memory_mb} MB\t"
-        f"Max Memory Used: {max_memory_mb} MB"
-    )
-    if init_ms is not None:
-        line += f"\tInit Duration: {init_ms:.2f} ms"
-    return line
 
 
 def platform_error(request_id: str, error_type: str, message: str) -> bytes:

@@ -19,6 +19,10 @@ from .context import FunctionInfo, LambdaContext
 
 Handler = Callable[[Any, LambdaContext], Any]
 
+# The event was not JSON: the Invoke API answers this one with a 400, as Lambda does.
+UNMARSHAL_ERROR = "Runtime.UnmarshalError"
+UNMARSHAL_PREFIX = "Unable to unmarshal input: "
+
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 _IMPORTLIB = os.path.dirname(importlib.__file__ or "")
 
@@ -124,10 +128,8 @@ def invoke_once(
     try:
         event = json.loads(body) if body else {}
     except ValueError as exc:
-        fault = protocol.error_body(
-            "Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}", request_id
-        )
-        return protocol.ERROR, {"type": "Runtime.UnmarshalError"}, fault
+        fault = protocol.error_body(UNMARSHAL_ERROR, f"{UNMARSHAL_PREFIX}{exc}", request_id)
+        return protocol.ERROR, {"type": UNMARSHAL_ERROR}, fault
     try:
         result = handler(event, context)
     except Exception as exc:

@@ -1,7 +1,8 @@
 """The SQLite plumbing gureum's stores share: one WAL connection, transactions, migrations.
 
 Methods are synchronous; callers on the event loop run them in a worker thread, so the one
-connection is shared between threads behind a lock.
+connection is shared between threads behind a lock. Telemetry, whose connection lives on one
+thread of its own, uses ``transaction()`` and ``migrate()`` directly.
 """
 
 from __future__ import annotations
@@ -50,32 +51,46 @@ class SqliteStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        # IMMEDIATE takes the write lock up front, so a read-then-write cannot be overtaken by
-        # another process between the two.
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                # Also after a failed COMMIT, so the next BEGIN does not find a transaction open.
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
+        with self._lock, transaction(self._conn) as conn:
+            yield conn
 
     def _migrate(self, what: str, migrations: Migrations) -> None:
-        latest = len(migrations)
-        while True:
-            with self._transaction() as conn:
-                # Read inside the transaction: another process may have migrated meanwhile.
-                (current,) = conn.execute("PRAGMA user_version").fetchone()
-                if current > latest:
-                    raise SchemaTooNewError(
-                        f"{what} schema version {current} is newer than this gureum's ({latest})"
-                    )
-                if current == latest:
-                    return
-                for statement in migrations[current]:
-                    conn.execute(statement)
-                # PRAGMA takes no parameters; the value is an int we computed.
-                conn.execute(f"PRAGMA user_version={current + 1}")
+        with self._lock:
+            migrate(self._conn, what, migrations)
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction on a connection opened with ``isolation_level=None``."""
+    # IMMEDIATE takes the write lock up front, so a read-then-write cannot be overtaken by
+    # another process between the two.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        # Also after a failed COMMIT, so the next BEGIN does not find a transaction open.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def migrate(conn: sqlite3.Connection, what: str, migrations: Migrations) -> None:
+    """Bring the file to ``len(migrations)``, one step per transaction.
+
+    Raises SchemaTooNewError for a file a newer gureum wrote."""
+    latest = len(migrations)
+    while True:
+        with transaction(conn):
+            # Read inside the transaction: another process may have migrated meanwhile.
+            (current,) = conn.execute("PRAGMA user_version").fetchone()
+            if current > latest:
+                raise SchemaTooNewError(
+                    f"{what} schema version {current} is newer than this gureum's ({latest})"
+                )
+            if current == latest:
+                return
+            for statement in migrations[current]:
+                conn.execute(statement)
+            # PRAGMA takes no parameters; the value is an int we computed.
+            conn.execute(f"PRAGMA user_version={current + 1}")
