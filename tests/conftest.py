@@ -104,13 +104,22 @@ async def platform(tmp_path: Path, isolation: str, clock: ManualClock) -> AsyncI
         await p.aclose()
 
 
-@pytest.fixture
-async def isolated_platform(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Platform]:
-    """A platform at the `full` level only (tests of isolation itself)."""
+@pytest.fixture(params=["shell", "fresh"])
+async def isolated_platform(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock
+) -> AsyncIterator[Platform]:
+    """A platform at the `full` level only (tests of isolation itself), twice: with a
+    pre-isolated shell ready for the test's first cold start, and with shells off (every
+    sandbox built from scratch). Both paths must keep every promise."""
     if not CAN_ISOLATE:
         pytest.fail("isolation tests need root on Linux (CI runs as root)")
-    p = await _open(tmp_path, "full", clock)
+    shells = request.param == "shell"
+    settings = PlatformSettings(isolation="full", shells=shells)
+    p = await open_platform(data_dir_for(tmp_path, "full"), settings, clock=clock)
     try:
+        if shells:
+            await p.sandboxes.warm(HOST_RUNTIME)
+            assert p.sandboxes.shells[HOST_RUNTIME].idle, "no shell ready"
         yield p
     finally:
         await p.aclose()

@@ -45,6 +45,8 @@ class PlatformSettings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     isolation: IsolationLevel | None = None  # None: the strongest this host allows
     log_retention_bytes: int = 64 * 1024 * 1024  # per function
+    # Keep pre-isolated shells ready for cold starts (at `full` and `process`; docs/decisions/0007).
+    shells: bool = True
 
 
 def _now_iso(clock: Clock) -> str:
@@ -341,7 +343,11 @@ async def open_platform(
     )
     await telemetry.start()
     sandboxes = SandboxManager(
-        data_dir / "sandbox", data_dir / "code" / "unpacked", settings.isolation
+        data_dir / "sandbox",
+        data_dir / "code" / "unpacked",
+        settings.isolation,
+        settings.shells,
+        clock.monotonic,
     )
     (data_dir / "sandbox").mkdir(exist_ok=True)
     platform = Platform(data_dir, settings, clock, registry, code, telemetry, sandboxes)

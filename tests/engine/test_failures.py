@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from gureum import InvocationResult, Platform
+from gureum.engine.instance import Instance
 from gureum.errors import ResourceNotFoundException
-from tests.conftest import Deploy, deployer, make_zip, source
+from tests.conftest import HOST_RUNTIME, Deploy, deployer, make_zip, source
 
 ECHO = """
     def handler(event, context):
@@ -447,16 +448,23 @@ async def test_out_of_memory_is_reported(isolated_platform: Platform) -> None:
     assert again.cold_start is True
 
 
-def _instance_cgroups(platform: Platform, prefix: str) -> set[str]:
-    """Names of the platform's instance cgroup directories (ids starting with prefix)."""
+def _cgroup_name(instance: Instance) -> str:
+    assert instance.sandbox.cgroup is not None
+    return instance.sandbox.cgroup.directories[0].name
+
+
+def _instance_cgroups(platform: Platform) -> set[str]:
+    """Names of the platform's instance (and shell) cgroup directories: all below its own."""
     assert platform.sandboxes.cgroups is not None
     bases = platform.sandboxes.cgroups.bases.values()
-    return {entry.name for base in bases for entry in base.glob(f"{prefix}*")}
+    return {entry.name for base in bases for entry in base.iterdir() if entry.is_dir()}
 
 
-def _instances_with_processes(prefix: str) -> set[str]:
-    """Ids of the instances (starting with prefix) that some live process's cgroup names."""
-    pattern = re.compile(rf"/gureum/\d+/({re.escape(prefix)}\d+)$")
+def _cgroups_with_processes(platform: Platform) -> set[str]:
+    """Names of the platform's cgroups that some live process belongs to."""
+    assert platform.sandboxes.cgroups is not None
+    own = next(iter(platform.sandboxes.cgroups.bases.values())).name  # gureum's pid
+    pattern = re.compile(rf"/gureum/{own}/([^/]+)$")
     found = set()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -470,10 +478,10 @@ def _instances_with_processes(prefix: str) -> set[str]:
     return found
 
 
-def _lift_cpu_quotas(platform: Platform, prefix: str) -> None:
+def _lift_cpu_quotas(platform: Platform) -> None:
     assert platform.sandboxes.cgroups is not None
     for base in platform.sandboxes.cgroups.bases.values():
-        for directory in base.glob(f"{prefix}*"):
+        for directory in base.iterdir():
             for name, unlimited in (("cpu.cfs_quota_us", "-1"), ("cpu.max", "max")):
                 with contextlib.suppress(OSError):
                     (directory / name).write_text(unlimited)
@@ -498,7 +506,6 @@ async def test_fork_bomb_is_contained_and_cleaned_up(isolated_platform: Platform
     before = await isolated_platform.invoke("echo", b'{"before": 1}')
     assert json.loads(before.payload) == {"before": 1}
     (echo_instance,) = isolated_platform.engine.instances("echo")
-    prefix = echo_instance.id.rsplit("-", 1)[0] + "-"  # this platform's instance ids
 
     bomb = asyncio.create_task(isolated_platform.invoke("bomb", b"{}"))
     try:
@@ -511,7 +518,7 @@ async def test_fork_bomb_is_contained_and_cleaned_up(isolated_platform: Platform
     finally:
         if not bomb.done():
             # Killed processes that stay throttled never exit, and would outlive the test run.
-            _lift_cpu_quotas(isolated_platform, prefix)
+            _lift_cpu_quotas(isolated_platform)
             with contextlib.suppress(Exception):
                 await bomb
     assert error_of(bombed)["errorType"] in {
@@ -526,8 +533,13 @@ async def test_fork_bomb_is_contained_and_cleaned_up(isolated_platform: Platform
     # The bomb's instance is destroyed: its cgroups are gone and no process of it remains.
     assert isolated_platform.engine.instances("bomb") == []
     assert isolated_platform.engine.instances("echo") == [echo_instance]
-    assert _instance_cgroups(isolated_platform, prefix) == {echo_instance.id}
-    assert _instances_with_processes(prefix) == {echo_instance.id}
+    # What is left: the echo instance, and the shells kept ready for the next cold starts.
+    await isolated_platform.sandboxes.settle_shells()
+    shells = isolated_platform.sandboxes.shells.get(HOST_RUNTIME)
+    expected = {_cgroup_name(echo_instance)}
+    expected |= {s.cgroup.directories[0].name for s in shells.idle if s.cgroup} if shells else set()
+    assert _instance_cgroups(isolated_platform) == expected
+    assert _cgroups_with_processes(isolated_platform) == expected
 
 
 async def test_forged_frames_end_only_the_forging_instance(

@@ -274,11 +274,13 @@ class Fleet:
                 log.error("sandbox setup failed: %s", body.decode(errors="replace"))
                 raise ServiceException("A sandbox could not be set up (see the server's log)")
             return instance, Reply(protocol.ERROR, meta, body)
-        self.sandboxes.end_init(instance.sandbox, config.memory_mb)
+        self.sandboxes.end_init(instance.sandbox, config.memory_mb, config.runtime)
         return instance, None
 
     async def _spawn(self, instance_id: str, config: FunctionConfig) -> Instance:
-        code_dir = await asyncio.to_thread(self.code.unpacked, config.code_sha256)
+        code_dir = self.code.verified_tree(config.code_sha256)
+        if code_dir is None:
+            code_dir = await asyncio.to_thread(self.code.unpacked, config.code_sha256)
         opt_dir = None
         if config.layers:
             shas = self.layer_code(config.layers)

@@ -26,7 +26,8 @@ from ..errors import (
     ResourceNotFoundException,
     ServiceException,
 )
-from ..platform import PlatformSettings, open_platform
+from ..platform import Platform, PlatformSettings, open_platform
+from ..sandbox.runtimes import host_runtime
 from . import restjson
 from .lambda_api import OPERATIONS, LambdaContext
 from .lambda_api.core import endpoint_url
@@ -72,11 +73,15 @@ def create_app(
         platform = await open_platform(data_dir, settings)
         context = LambdaContext(platform)
         state["lambda"] = context
+        # The host's own Python is the likeliest runtime: its zygote and shells start now, so
+        # even the first cold start after start-up takes a ready shell.
+        warming = asyncio.create_task(_warm(platform, host_runtime()))
         if on_ready is not None:
             on_ready(context)
         try:
             yield
         finally:
+            warming.cancel()
             # Accepted asynchronous invocations finish before the sandboxes go away.
             if context.background:
                 await asyncio.wait(context.background, timeout=30)
@@ -205,6 +210,13 @@ async def read_body(receive: Receive, limit: int) -> bytes:
             raise RequestEntityTooLargeException(f"Request must be smaller than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _warm(platform: Platform, runtime: str) -> None:
+    try:
+        await platform.sandboxes.warm(runtime)
+    except GureumError as error:
+        log.warning("could not prepare %s ahead of its first cold start: %s", runtime, error)
 
 
 def _error_response(service: RestJsonService, error: GureumError) -> Response:

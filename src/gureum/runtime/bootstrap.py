@@ -148,11 +148,33 @@ def invoke_once(
     return protocol.RESULT, {}, payload
 
 
-def serve(channel: socket.socket, handler_spec: str, task_root: str, opt_root: str) -> NoReturn:
-    """Init the function, report READY (or the init error), then answer INVOKE frames until EOF."""
-    started = time.perf_counter()
+def prepare() -> _RequestIdFilter:
+    """The runtime's function-independent set-up: a shell does it before it has a function.
+
+    It also touches what the first invocation would (JSON both ways, a log record, frame
+    encoding), so that the copy-on-write faults of a fresh fork are taken now, not on the
+    cold start's clock."""
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     request_filter = install_logging()
+    sample = {"id": "warm-up", "deadline_ms": 0, "list": [1.5, True, None], "text": "é"}
+    json.loads(json.dumps(sample))
+    protocol.encode(protocol.RESULT, sample, json.dumps(sample).encode())
+    logging.getLogger("gureum.warm-up").debug("warm-up")
+    return request_filter
+
+
+def serve(
+    channel: socket.socket,
+    handler_spec: str,
+    task_root: str,
+    opt_root: str,
+    frames: protocol.FrameReader | None = None,
+    request_filter: _RequestIdFilter | None = None,
+) -> NoReturn:
+    """Init the function, report READY (or the init error), then answer INVOKE frames until EOF.
+    ``request_filter``: what prepare() returned, if it ran already (in a shell)."""
+    started = time.perf_counter()
+    request_filter = request_filter or prepare()
     # Lambda's order: the function's own code, then its layers' Python packages.
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     sys.path[:0] = [
@@ -172,7 +194,7 @@ def serve(channel: socket.socket, handler_spec: str, task_root: str, opt_root: s
     init_ms = (time.perf_counter() - started) * 1000
     channel.sendall(protocol.encode(protocol.READY, {"init_ms": init_ms}))
     function = FunctionInfo(os.environ)
-    frames = protocol.FrameReader(channel)
+    frames = frames or protocol.FrameReader(channel)
     trace_id = None
     while True:
         frame = frames.read()

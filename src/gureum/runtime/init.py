@@ -11,17 +11,21 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from collections.abc import Callable
 from typing import NoReturn
 
 from . import linux, protocol
 
 
-def split_off_runtime(channel_fd: int) -> None:
-    """Fork: the child returns and becomes the runtime; this process stays behind as init."""
+def split_off_runtime(channel_fd: int, before_serving: Callable[[], None] | None = None) -> None:
+    """Fork: the child returns and becomes the runtime; this process stays behind as init
+    (after ``before_serving``: a shell's init drops the privileges its runtime still needs)."""
     runtime_pid = os.fork()
     if runtime_pid == 0:
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         return
+    if before_serving is not None:
+        before_serving()
     _serve_as_init(runtime_pid, channel_fd)
 
 

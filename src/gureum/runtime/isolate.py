@@ -27,8 +27,9 @@ def join_cgroups(procs_fds: list[int]) -> None:
         os.close(fd)
 
 
-def mount_instance_fs(spec: dict[str, Any], root: str = "") -> None:
-    """This function's code read-only, a private /tmp, and a fresh /proc, under ``root``."""
+def mount_function_fs(spec: dict[str, Any], root: str = "") -> None:
+    """This function's code (and layers) read-only, and a private /tmp of its size, under
+    ``root``."""
     linux.bind_readonly(spec["code"], root + "/var/task")
     if spec.get("opt"):
         linux.bind_readonly(spec["opt"], root + "/opt")
@@ -36,6 +37,11 @@ def mount_instance_fs(spec: dict[str, Any], root: str = "") -> None:
         linux.umount(CODE_MOUNT)  # other functions' code disappears from this instance's view
     private = linux.MS_NOSUID | linux.MS_NODEV
     linux.mount("tmpfs", root + "/tmp", "tmpfs", private, f"size={spec['tmp_mb']}m,mode=1777")
+
+
+def mount_shell_fs(root: str = "") -> None:
+    """What every instance mounts whatever its function: /dev/shm and a fresh /proc."""
+    private = linux.MS_NOSUID | linux.MS_NODEV
     linux.mount("tmpfs", root + "/dev/shm", "tmpfs", private, "size=64m,mode=1777")
     proc_flags = linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
     linux.mount("proc", root + "/proc", "proc", proc_flags, "hidepid=2")
@@ -61,14 +67,26 @@ def drop_privileges(uid: int, gid: int) -> None:
     linux.prctl(linux.PR_SET_PDEATHSIG, SIGKILL)
 
 
-def enter_namespaced(spec: dict[str, Any], procs_fds: list[int]) -> None:
-    """Full isolation, in a child created with NAMESPACES (so it is PID 1 of its own PID ns)."""
+def prepare_namespaced(spec: dict[str, Any], procs_fds: list[int]) -> None:
+    """The function-independent part of full isolation, in a child created with NAMESPACES (so
+    it is PID 1 of its own PID ns): what a pre-isolated shell has done before it has a function."""
     join_cgroups(procs_fds)
-    mount_instance_fs(spec)
+    mount_shell_fs()
     linux.loopback_up()
     socket.sethostname(spec["hostname"])
-    set_limits(spec, with_cgroups=bool(procs_fds))
+
+
+def finish_namespaced(spec: dict[str, Any], with_cgroups: bool) -> None:
+    """The function's part: its code, its /tmp, its limits; then privileges go."""
+    mount_function_fs(spec)
+    set_limits(spec, with_cgroups)
     drop_privileges(spec["uid"], spec["gid"])
+
+
+def enter_namespaced(spec: dict[str, Any], procs_fds: list[int]) -> None:
+    """Full isolation in one go (no shell was ready)."""
+    prepare_namespaced(spec, procs_fds)
+    finish_namespaced(spec, with_cgroups=bool(procs_fds))
 
 
 def enter_rootless(spec: dict[str, Any], rootfs: dict[str, Any], outside: tuple[int, int]) -> None:
@@ -81,7 +99,8 @@ def enter_rootless(spec: dict[str, Any], rootfs: dict[str, Any], outside: tuple[
     linux.map_ids(spec["uid"], outside[0], spec["gid"], outside[1])
     template.make_private()
     root = template.build(rootfs, seal=False)
-    mount_instance_fs(spec, root)
+    mount_function_fs(spec, root)
+    mount_shell_fs(root)
     template.seal_root(root)
     template.pivot_into(root)
     linux.loopback_up()

@@ -23,6 +23,8 @@ RESULT = 4  # meta: {"maxrss_kb": int}; body: the handler's JSON result
 ERROR = 5  # meta: {"maxrss_kb": int, "type": str}; body: Lambda error JSON
 # instance's init process -> engine
 EXITED = 6  # the runtime died; meta: {"code": int} or {"signal": int}
+# engine -> a pre-isolated shell: its function; meta: the function's part of the spawn spec
+HANDOFF = 7
 
 # Larger than Lambda's 6 MB synchronous limit plus framing, so a frame this size is a broken peer.
 MAX_BODY = 64 * 1024 * 1024

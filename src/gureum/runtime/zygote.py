@@ -95,7 +95,11 @@ class Zygote:
     def become_instance(
         self, spec: dict[str, Any], channel_fd: int, output_fd: int, cgroup_fds: list[int]
     ) -> NoReturn:
-        """In the child: isolate, wire up the fds, then hand over to the runtime. Never returns."""
+        """In the child: isolate, wire up the fds, then hand over to the runtime. Never returns.
+
+        A shell (``spec["shell"]``) stops half-way: isolated, but with no function and still
+        privileged, it waits for a HANDOFF frame with its function's part of the spec."""
+        shell = bool(spec.get("shell"))
         try:
             self.selector.close()
             self.control.close()
@@ -106,10 +110,13 @@ class Zygote:
             os.setsid()
             linux.join_new_session_keyring()
             if self.mode == "process":
-                isolate.enter_process(spec)
+                if not shell:
+                    isolate.enter_process(spec)
             elif self.mode == "rootless":
-                assert self.rootfs is not None
+                assert self.rootfs is not None and not shell
                 isolate.enter_rootless(spec, self.rootfs, self.outside_ids)
+            elif shell:
+                isolate.prepare_namespaced(spec, cgroup_fds)
             else:
                 isolate.enter_namespaced(spec, cgroup_fds)
             null = os.open("/dev/null", os.O_RDONLY)
@@ -119,19 +126,49 @@ class Zygote:
             os.dup2(channel_fd, CHANNEL_FD)
             os.closerange(CHANNEL_FD + 1, 65536)
             os.environ.clear()
-            os.environ.update(spec["env"])
+            if not shell:
+                os.environ.update(spec["env"])
             channel = socket.socket(fileno=CHANNEL_FD)
         except BaseException:
-            # A sandbox that cannot be built is the platform's failure, not the function's.
-            body = protocol.error_body("Runtime.SandboxError", traceback.format_exc())
-            os.write(channel_fd, protocol.encode(protocol.INIT_ERROR, {"platform": True}, body))
-            os._exit(70)
+            _sandbox_failed(channel_fd)
         try:
+            frames = protocol.FrameReader(channel)
             if self.mode != "process":
-                init.split_off_runtime(CHANNEL_FD)
-            bootstrap.serve(channel, spec["handler"], spec["task_root"], spec["opt_root"])
+                # A shell's init gives up its privileges now; its runtime keeps them until it
+                # has mounted its function's code.
+                drop = (
+                    (lambda: isolate.drop_privileges(spec["uid"], spec["gid"])) if shell else None
+                )
+                init.split_off_runtime(CHANNEL_FD, drop)
+            prepared = None
+            if shell:
+                prepared = bootstrap.prepare()
+                spec = self.await_function(spec, frames, with_cgroups=bool(cgroup_fds))
+            handler, task_root, opt_root = spec["handler"], spec["task_root"], spec["opt_root"]
+            bootstrap.serve(channel, handler, task_root, opt_root, frames, prepared)
         finally:
             os._exit(1)
+
+    def await_function(
+        self, shell_spec: dict[str, Any], frames: protocol.FrameReader, with_cgroups: bool
+    ) -> dict[str, Any]:
+        """In a shell's runtime: wait for its function, then finish the sandbox for it."""
+        frame = frames.read()
+        if frame is None:
+            os._exit(0)  # retired unused
+        kind, function, _ = frame
+        try:
+            if kind != protocol.HANDOFF:
+                raise RuntimeError(f"a shell expects HANDOFF, got frame kind {kind}")
+            spec = {**shell_spec, **function}
+            if self.mode == "process":
+                isolate.enter_process(spec)
+            else:
+                isolate.finish_namespaced(spec, with_cgroups)
+            os.environ.update(spec["env"])
+        except BaseException:
+            _sandbox_failed(CHANNEL_FD)
+        return spec
 
     def kill(self, pid: int) -> None:
         pidfd = self.pidfd_by_pid.get(pid)
@@ -159,6 +196,13 @@ class Zygote:
         for pid in list(self.pidfd_by_pid):
             self.kill(pid)
         os._exit(0)
+
+
+def _sandbox_failed(channel_fd: int) -> NoReturn:
+    # A sandbox that cannot be built is the platform's failure, not the function's.
+    body = protocol.error_body("Runtime.SandboxError", traceback.format_exc())
+    os.write(channel_fd, protocol.encode(protocol.INIT_ERROR, {"platform": True}, body))
+    os._exit(70)
 
 
 def main(config: dict[str, Any]) -> NoReturn:

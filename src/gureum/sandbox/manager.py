@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import resource
 import shutil
 import socket
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidRuntimeException, ServiceException
+from ..runtime import protocol
 from ..types import IsolationLevel
 from .cgroups import CgroupManager, InstanceCgroup, Limits
 from .rootfs import HOSTNAME, SANDBOX_GID, SANDBOX_UID, template_spec
 from .runtimes import find_interpreter
+from .shells import ShellPool
 from .zygote_client import RUNTIME_DIR, ExitStatus, ZygoteClient, ZygoteError
 
 log = logging.getLogger("gureum.sandbox")
@@ -27,6 +32,8 @@ TASK_ROOT = "/var/task"
 MAX_PROCESSES = 1024  # Lambda's per-environment process and thread limit
 MAX_OPEN_FILES = 1024
 EXIT_WAIT_S = 10.0
+# A shell's memory limit until it has a function: the runtime shim and its init need ~10 MB.
+SHELL_MEMORY_MB = 128
 
 
 def _user_namespaces_allowed() -> bool:
@@ -50,6 +57,10 @@ def raise_open_files_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _alive(sandbox: Sandbox) -> bool:
+    return not sandbox.zygote.has_exited(sandbox.pid)
 
 
 def detect_level() -> IsolationLevel:
@@ -87,7 +98,12 @@ class Sandbox:
 
 class SandboxManager:
     def __init__(
-        self, work_dir: Path, code_root: Path, level: IsolationLevel | None = None
+        self,
+        work_dir: Path,
+        code_root: Path,
+        level: IsolationLevel | None = None,
+        shells: bool = True,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.work_dir = work_dir
         self.code_root = code_root
@@ -97,6 +113,10 @@ class SandboxManager:
             log.warning("no usable cgroups: instances get rlimits, not memory or CPU limits")
         raise_open_files_limit()
         self.zygotes: dict[str, ZygoteClient] = {}
+        self.shells: dict[str, ShellPool[Sandbox]] = {}
+        self.use_shells = shells
+        self.monotonic = monotonic  # paces shell pools' demand window
+        self.shell_ids = itertools.count(1)
         if self.level == "process":
             log.warning("isolation level 'process': functions run UNISOLATED (development only)")
 
@@ -138,15 +158,69 @@ class SandboxManager:
         return zygote
 
     async def spawn(self, spec: InstanceSpec) -> Sandbox:
-        """Start an instance. Raises ServiceException when the host cannot (out of fds,
-        cgroups, a dead zygote); nothing it took is left behind, also when cancelled."""
-        zygote = self._zygote(spec.runtime)
+        """Start an instance: a pre-isolated shell handed ``spec``'s function when one is ready,
+        else a sandbox built from scratch. Raises ServiceException when the host cannot (out of
+        fds, cgroups, a dead zygote); nothing it took is left behind, also when cancelled."""
+        pool = self._shell_pool(spec.runtime)
+        shell = pool.take() if pool is not None else None
+        if shell is not None:
+            try:
+                self._hand_off(shell, spec)
+                return shell
+            except OSError as exc:
+                log.warning("a shell could not take its function (%s): starting afresh", exc)
+                await self.destroy(shell)
+        limits = Limits(spec.memory_mb, MAX_PROCESSES)
+        request = {**self._base_request(), **self._function_request(spec)}
+        return await self._spawn(spec.runtime, spec.instance_id, request, limits)
+
+    async def warm(self, runtime: str) -> None:
+        """Start ``runtime``'s zygote and fill its shell pool now, ahead of its first cold start
+        (a no-op where there are no shells)."""
+        pool = self._shell_pool(runtime)
+        if pool is not None:
+            pool.refill()
+            await pool.settle()
+
+    async def settle_shells(self) -> None:
+        """Wait until every runtime's shell pool has finished topping up (tests use this)."""
+        for pool in list(self.shells.values()):
+            await pool.settle()
+
+    def _shell_pool(self, runtime: str) -> ShellPool[Sandbox] | None:
+        # A rootless instance builds its own root, with its code in it, before it pivots:
+        # there is no function-independent half to prepare ahead.
+        if self.level == "rootless" or not self.use_shells:
+            return None
+        pool = self.shells.get(runtime)
+        if pool is None:
+            start = lambda: self._spawn_shell(runtime)  # noqa: E731
+            pool = ShellPool(start, self.destroy, _alive, self.monotonic)
+            self.shells[runtime] = pool
+        return pool
+
+    async def _spawn_shell(self, runtime: str) -> Sandbox:
+        request = {**self._base_request(), "shell": True}
+        limits = Limits(SHELL_MEMORY_MB, MAX_PROCESSES)
+        return await self._spawn(runtime, f"shell-{next(self.shell_ids)}", request, limits)
+
+    def _hand_off(self, shell: Sandbox, spec: InstanceSpec) -> None:
+        """Give a shell its function: limits first (the host's side), then the function's half
+        of the spec, on which the shell mounts its code, drops privileges and imports."""
+        if shell.cgroup is not None:
+            shell.cgroup.set_limits(Limits(spec.memory_mb, MAX_PROCESSES))
+        # A few KB into an empty socket buffer: never blocks.
+        shell.channel.sendall(protocol.encode(protocol.HANDOFF, self._function_request(spec)))
+
+    async def _spawn(
+        self, runtime: str, instance_id: str, request: dict[str, Any], limits: Limits
+    ) -> Sandbox:
+        zygote = self._zygote(runtime)
         with contextlib.ExitStack() as on_failure, contextlib.ExitStack() as always:
             try:
                 cgroup = None
                 if self.cgroups is not None:
-                    limits = Limits(spec.memory_mb, MAX_PROCESSES)
-                    cgroup = self.cgroups.create(spec.instance_id, limits)
+                    cgroup = self.cgroups.create(instance_id, limits)
                     on_failure.callback(cgroup.remove)
                 ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
                 on_failure.callback(ours.close)
@@ -157,7 +231,6 @@ class SandboxManager:
                 procs_fds = cgroup.open_procs() if cgroup is not None else []
                 for fd in procs_fds:
                     always.callback(os.close, fd)
-                request = self._request(spec)
                 pid = await zygote.spawn(request, [theirs.fileno(), output_write, *procs_fds])
             except (OSError, ZygoteError) as exc:
                 raise ServiceException(f"could not start a sandbox: {exc}") from exc
@@ -165,8 +238,18 @@ class SandboxManager:
         os.set_blocking(output_read, False)
         return Sandbox(pid, ours, output_read, zygote, cgroup)
 
-    def _request(self, spec: InstanceSpec) -> dict[str, Any]:
-        """The zygote's spawn request for ``spec``."""
+    def _base_request(self) -> dict[str, Any]:
+        """What every instance's sandbox needs, whatever its function."""
+        return {
+            "hostname": HOSTNAME,
+            "uid": SANDBOX_UID,
+            "gid": SANDBOX_GID,
+            "nofile": min(MAX_OPEN_FILES, _hard_nofile()),
+            "pids": MAX_PROCESSES,
+        }
+
+    def _function_request(self, spec: InstanceSpec) -> dict[str, Any]:
+        """The function's half of a spawn request (a shell gets it in its HANDOFF frame)."""
         code = str(spec.code_dir)
         opt = str(spec.opt_dir) if spec.opt_dir else None
         if self.level == "full":
@@ -182,17 +265,16 @@ class SandboxManager:
             "env": spec.env,
             "memory_mb": spec.memory_mb,
             "tmp_mb": spec.ephemeral_storage_mb,
-            "hostname": HOSTNAME,
-            "uid": SANDBOX_UID,
-            "gid": SANDBOX_GID,
-            "nofile": min(MAX_OPEN_FILES, _hard_nofile()),
-            "pids": MAX_PROCESSES,
         }
 
-    def end_init(self, sandbox: Sandbox, memory_mb: int) -> None:
-        """The instance's init is done: from now on it gets its memory's share of CPU only."""
+    def end_init(self, sandbox: Sandbox, memory_mb: int, runtime: str) -> None:
+        """The instance's init is done: from now on it gets its memory's share of CPU only; and
+        its runtime's shells are topped up, now that the cold start no longer waits."""
         if sandbox.cgroup is not None:
             sandbox.cgroup.limit_cpu(Limits(memory_mb, MAX_PROCESSES))
+        pool = self.shells.get(runtime)
+        if pool is not None:
+            pool.refill()
 
     def kill(self, sandbox: Sandbox) -> None:
         sandbox.zygote.kill(sandbox.pid)
@@ -227,6 +309,9 @@ class SandboxManager:
                 delay = min(delay * 2, 0.25)
 
     async def aclose(self) -> None:
+        for pool in self.shells.values():
+            await pool.aclose()
+        self.shells.clear()
         for zygote in self.zygotes.values():
             await zygote.aclose()
         self.zygotes.clear()

@@ -98,6 +98,11 @@ class CodeStore:
             raise CodeVerificationFailedException(f"Stored code {sha256} does not match its hash")
         return data
 
+    def verified_tree(self, sha256: str) -> Path | None:
+        """The unpacked tree if this process has verified it already (no disk access), else
+        None: then unpacked() does the work, off the event loop."""
+        return self._verified.get(sha256)
+
     def unpacked(self, sha256: str) -> Path:
         """The code's unpacked tree, ready to bind-mount read-only, unpacking it if need be.
 
