@@ -76,6 +76,7 @@ class Functions:
         reserved_concurrency: int | None = None,
         role: str = "",
         layers: Sequence[str] | None = None,
+        snap_start: str = "None",
     ) -> FunctionConfig:
         p = self._platform
         config = FunctionConfig(
@@ -92,6 +93,7 @@ class Functions:
             layers=p.layers.check(layers or []),
             ephemeral_storage_mb=validation.validate_ephemeral_storage(ephemeral_storage_mb),
             reserved_concurrency=self._check_reservation(name, reserved_concurrency),
+            snap_start=validation.validate_snap_start(snap_start),
         )
         ref = await asyncio.to_thread(p.code.prepare, code)
         config = dataclasses.replace(
@@ -131,8 +133,11 @@ class Functions:
         ephemeral_storage_mb: int | None = None,
         role: str | None = None,
         layers: Sequence[str] | None = None,
+        snap_start: str | None = None,
     ) -> FunctionConfig:
         changes: dict[str, object] = {}
+        if snap_start is not None:
+            changes["snap_start"] = validation.validate_snap_start(snap_start)
         if layers is not None:
             changes["layers"] = self._platform.layers.check(layers)
         if role is not None:

@@ -33,6 +33,9 @@ class FunctionConfig:
     layers: tuple[str, ...] = ()  # layer version ARNs, unpacked at /opt in this order
     # None: the function shares the node's unreserved concurrency.
     reserved_concurrency: int | None = None
+    # SnapStart: "None"; "PublishedVersions" (Lambda's ApplyOn: versions fork from an initialised
+    # instance); or gureum's "All": $LATEST too (set through gureum.yaml or the Python API).
+    snap_start: str = "None"
     version: str = LATEST
     # Changes on every update: instances of an older revision are never reused.
     revision_id: str = ""
@@ -66,6 +69,8 @@ class InvocationRecord:
     error_type: str | None  # None on success
     gb_seconds: float
     cost_usd: float
+    # Forked from its version's snapshot: how long the restore took (Lambda's Restore Duration).
+    restore_duration_ms: float | None = None
 
     # The lines Lambda writes around every invocation. Derived, never stored: telemetry keeps
     # the record, and formats these only when someone reads the log.
@@ -85,6 +90,8 @@ class InvocationRecord:
         )
         if self.init_duration_ms is not None:
             line += f"\tInit Duration: {self.init_duration_ms:.2f} ms"
+        if self.restore_duration_ms is not None:
+            line += f"\tRestore Duration: {self.restore_duration_ms:.2f} ms"
         return line
 
     @property

@@ -202,3 +202,15 @@ def validate_reserved_concurrency(n: int | None, node_limit: int) -> int | None:
     if n is not None:
         _range("reservedConcurrentExecutions", n, 0, node_limit)
     return n
+
+
+SNAP_START_MODES = ("None", "PublishedVersions", "All")
+
+
+def validate_snap_start(mode: str) -> str:
+    """Lambda's SnapStart ApplyOn ("None", "PublishedVersions"), or gureum's "All" ($LATEST too)."""
+    if mode not in SNAP_START_MODES:
+        raise InvalidParameterValueException(
+            f"SnapStart ApplyOn must be one of {', '.join(SNAP_START_MODES)}, not {mode!r}"
+        )
+    return mode

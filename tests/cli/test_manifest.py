@@ -67,10 +67,12 @@ def test_gureum_yaml_sets_every_field(tmp_path: Path) -> None:
                   - {LAYER_1}
                   - {LAYER_2}
                 alias: live
+                snap_start: PublishedVersions
             """
         },
     )
     spec = only(tmp_path)
+    assert spec.snap_start == "PublishedVersions"
     assert spec.name == "orders" and spec.runtime == "python3.12"
     assert spec.handler == "pkg.api.handle" and spec.description == "Takes orders"
     assert (spec.memory_mb, spec.timeout_s) == (512, 30)
@@ -125,6 +127,7 @@ def test_gureum_yaml_can_be_passed_itself(tmp_path: Path) -> None:
         ("alias: 'blue green'\n", "gureum.yaml: alias", "expected an alias name"),
         ("alias: [live]\n", "gureum.yaml: alias", "expected an alias name"),
         ("memroy: 256\n", "gureum.yaml: memroy", "unknown key"),
+        ("snap_start: yes\n", "gureum.yaml: snap_start", "expected PublishedVersions or None"),
         ("- a list\n", "gureum.yaml", "expected the file to be a mapping"),
         ("name: [unclosed\n", "gureum.yaml", "not valid YAML"),
     ],
@@ -204,6 +207,8 @@ TEMPLATE = """
           Timeout:
             Ref: WorkerTimeout
           AutoPublishAlias: live
+          SnapStart:
+            ApplyOn: PublishedVersions
       Bucket:
         Type: AWS::S3::Bucket
 """
@@ -234,6 +239,7 @@ def test_a_template_with_globals(tmp_path: Path) -> None:
     # Layers come from Globals; AutoPublishAlias is the Worker's own.
     assert api.layers == worker.layers == ("arn:aws:lambda:us-east-1:000000000000:layer:base:1",)
     assert (api.alias, worker.alias) == (None, "live")
+    assert (api.snap_start, worker.snap_start) == ("None", "PublishedVersions")
     assert deployment.source == template and deployment.layers == []
 
 

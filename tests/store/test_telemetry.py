@@ -434,6 +434,9 @@ CREATE TABLE IF NOT EXISTS usage (function TEXT PRIMARY KEY, log_bytes INTEGER, 
 """
 
 
+ADDED_SINCE = {"restore_duration_ms"}
+
+
 def write_old_database(
     path: Path, invocations: list[tuple[InvocationRecord | None, list[LogLine]]]
 ) -> None:
@@ -442,8 +445,10 @@ def write_old_database(
         conn.executescript(OLD_SCHEMA)
         for record, lines in invocations:
             if record is not None:
-                values = [getattr(record, f.name) for f in fields(InvocationRecord)]
-                columns = ", ".join(f.name for f in fields(InvocationRecord))
+                # The columns of then: those InvocationRecord has grown since are not there.
+                old = [f.name for f in fields(InvocationRecord) if f.name not in ADDED_SINCE]
+                values = [getattr(record, name) for name in old]
+                columns = ", ".join(old)
                 marks = ", ".join("?" * len(values))
                 conn.execute(f"INSERT INTO invocations ({columns}) VALUES ({marks})", values)
             for line in lines:

@@ -148,6 +148,7 @@ def _create_or_update(
         "Description": spec.description,
         # Always sent: layers taken out of the manifest are taken off the function.
         "Layers": layers,
+        "SnapStart": {"ApplyOn": spec.snap_start},
     }
     digest = hashlib.sha256(code).digest()
     try:

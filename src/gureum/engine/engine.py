@@ -69,10 +69,11 @@ class _Timing:
     # start is in instance_wait_ms. A failed init reports the whole wait.
     runtime_init_ms: float | None = None
     duration_ms: float = 0.0
+    restore_ms: float | None = None  # forked from a snapshot instead of initialised
 
     @property
     def init_ms(self) -> float | None:
-        if not self.cold:
+        if not self.cold or self.restore_ms is not None:
             return None
         return self.runtime_init_ms if self.runtime_init_ms is not None else self.instance_wait_ms
 
@@ -159,6 +160,8 @@ class Engine:
             instance, init_error = await self.fleet.cold_start(config)
         waited_ms = (time.perf_counter() - wait_started) * 1000
         timing = _Timing(started_wall, cold, waited_ms, instance.init_ms if cold else None)
+        if cold:
+            timing.restore_ms = instance.restore_ms
         invoke_started = time.perf_counter()
         try:
             if init_error is not None:
@@ -208,7 +211,7 @@ class Engine:
             log_line = f"{stamp}Z {request_id} {message}\n"
             return _Outcome(body, "Sandbox.Timedout", config.memory_mb, log_line), False
         except InstanceGone as gone:
-            instance.sandbox.zygote.kill(instance.sandbox.pid)
+            self.fleet.sandboxes.kill(instance.sandbox)
             status = await self.fleet.exit_status(instance, gone)
             oom = instance.sandbox.cgroup is not None and instance.sandbox.cgroup.oom_killed()
             error_type = "Runtime.OutOfMemory" if oom else "Runtime.ExitError"
@@ -252,6 +255,7 @@ class Engine:
             error_type=outcome.error_type,
             gb_seconds=charge.gb_seconds,
             cost_usd=charge.cost_usd,
+            restore_duration_ms=timing.restore_ms,
         )
         self.telemetry.record(record, output)
         function_error = None if outcome.error_type is None else "Unhandled"

@@ -23,10 +23,11 @@ from ..sandbox.manager import InstanceSpec, SandboxManager
 from ..sandbox.runtimes import find_interpreter
 from ..store.code import CodeStore
 from ..types import FunctionConfig
-from . import report
+from . import report, snapshots
 from .environment import instance_environment
 from .instance import Instance, InstanceGone, Reply
-from .pool import Admission, FunctionPool
+from .pool import Admission, FunctionPool, PoolKey, pool_key
+from .snapshots import Snapshot, Snapshots
 
 log = logging.getLogger("gureum.engine")
 
@@ -34,14 +35,6 @@ log = logging.getLogger("gureum.engine")
 INIT_TIMEOUT_S = 10.0
 # How long a dead instance's exit status may take to arrive from its zygote.
 EXIT_STATUS_WAIT_S = 5.0
-
-
-# Instances are pooled per function, version and revision: any change makes a new pool.
-PoolKey = tuple[str, str, str]
-
-
-def pool_key(config: FunctionConfig) -> PoolKey:
-    return (config.name, config.version, config.revision_id)
 
 
 class ProvisioningFailed(Exception):
@@ -71,6 +64,7 @@ class Fleet:
         # Pools whose instances are kept initialised, and how many of them.
         self.provisioned: dict[PoolKey, int] = {}
         self.instance_ids = itertools.count(1)
+        self.snapshots = Snapshots(sandboxes)
         self.instance_prefix = uuid.uuid4().hex[:8]
 
     def all_instances(self) -> Iterator[Instance]:
@@ -98,7 +92,7 @@ class Fleet:
         pool = self.pools.get(pool_key(config))
         while pool is not None and pool.idle:
             instance = pool.idle.pop()
-            if instance.sandbox.zygote.has_exited(instance.sandbox.pid):
+            if instance.sandbox.has_exited():
                 # Died while idle (killed, crashed in a background thread): clear it away.
                 self._forget(instance)
                 self._background(instance.destroy())
@@ -165,6 +159,7 @@ class Fleet:
         deadline = self.clock.monotonic() - keep_alive_s
         expired = [i for i in self._reclaimable() if i.last_used <= deadline]
         await self._destroy_idle(expired)
+        await self._release_snapshots()  # scaled to zero: the snapshot goes too
         return len(expired)
 
     async def provision(self, config: FunctionConfig, count: int) -> None:
@@ -209,6 +204,11 @@ class Fleet:
                 del self.provisioned[key]
         self.stale.update(keys)
         await self._destroy_idle([i for k in keys for i in self.pools[k].idle])
+        for key in list(self.snapshots.by_key):
+            if key[0] == name and version in (None, key[1]) and key[2] != keep_revision:
+                # Forks still busy keep theirs until they are done (released with the last).
+                self.stale.add(key)
+        await self._release_snapshots()
 
     def _book_memory(self, memory_mb: int) -> list[Instance]:
         """Book ``memory_mb`` for a new instance; returns the idle instances to evict for it.
@@ -237,7 +237,84 @@ class Fleet:
         return victims
 
     async def cold_start(self, config: FunctionConfig) -> tuple[Instance, Reply | None]:
-        """Start a busy instance; returns it with an error reply if its init failed."""
+        """Start a busy instance; returns it with an error reply if its init failed. A version
+        with SnapStart gets one forked from its snapshot (made by this call if need be)."""
+        if snapshots.applies(config) and self.sandboxes.can_fork:
+            snapshot = self.snapshots.get(pool_key(config))
+            if snapshot is None:
+                snapshot, failed = await self._make_snapshot(config)
+                if failed is not None:
+                    return failed
+            if snapshot is not None:
+                return await self._restore(snapshot, config)
+        return await self._initialise(config)
+
+    async def _make_snapshot(
+        self, config: FunctionConfig
+    ) -> tuple[Snapshot | None, tuple[Instance, Reply] | None]:
+        """The version's snapshot, made from a fresh instance: (snapshot, None); or (None, the
+        instance and its init error); or (None, None) if it broke (cold starts go on without)."""
+        key = pool_key(config)
+        async with self.snapshots.making.setdefault(key, asyncio.Lock()):
+            snapshot = self.snapshots.get(key)
+            if snapshot is not None:
+                return snapshot, None
+            dead = self.snapshots.pop(key)
+            if dead is not None:
+                await self._destroy_snapshot(dead)
+            instance, error = await self._initialise(config)
+            if error is not None:
+                return None, (instance, error)
+            self.pool(config).busy.discard(instance)  # it will never serve an invocation
+            try:
+                error = await self.snapshots.make(key, instance)
+            except (InstanceGone, TimeoutError) as exc:
+                log.warning("%s could not become a snapshot: %s", config.name, exc)
+                await self.discard(instance)
+                return None, None
+            if error is not None:
+                return None, (instance, error)
+            return self.snapshots.by_key[key], None
+
+    async def _restore(
+        self, snapshot: Snapshot, config: FunctionConfig
+    ) -> tuple[Instance, Reply | None]:
+        """A busy instance forked from ``snapshot``."""
+        victims = self._book_memory(config.memory_mb)
+        instance_id = f"{self.instance_prefix}-{next(self.instance_ids)}"
+        try:
+            await asyncio.gather(*(i.destroy() for i in victims))
+            instance, pid = await self.snapshots.fork(snapshot, instance_id, config)
+        except (InstanceGone, TimeoutError) as exc:
+            self.admission.memory_used_mb -= config.memory_mb
+            raise ServiceException(f"could not fork from the snapshot: {exc}") from exc
+        except BaseException:
+            self.admission.memory_used_mb -= config.memory_mb
+            raise
+        self.pool(config).busy.add(instance)
+        try:
+            instance, error = await self._await_init(instance, config)
+            if error is None:
+                self.sandboxes.adopt(instance.sandbox, pid)
+            return instance, error
+        except BaseException:
+            await asyncio.shield(self.discard(instance))
+            raise
+
+    async def _destroy_snapshot(self, snapshot: Snapshot) -> None:
+        self.admission.memory_used_mb -= snapshot.instance.config.memory_mb
+        snapshot.control.close()
+        await snapshot.instance.destroy()
+
+    async def _release_snapshots(self) -> None:
+        """Let go of the snapshots no instance of their version needs any more."""
+        for key in self.snapshots.idle_keys(set(self.pools)):
+            snapshot = self.snapshots.forget(key)
+            if snapshot is not None:
+                await self._destroy_snapshot(snapshot)
+
+    async def _initialise(self, config: FunctionConfig) -> tuple[Instance, Reply | None]:
+        """A busy instance started and initialised from scratch (or from a shell)."""
         victims = self._book_memory(config.memory_mb)
         instance_id = f"{self.instance_prefix}-{next(self.instance_ids)}"
         try:
@@ -307,6 +384,8 @@ class Fleet:
         )
         sandbox = await self.sandboxes.spawn(spec)
         instance = Instance(instance_id, config, sandbox, self.sandboxes)
+        if snapshots.applies(config) and self.sandboxes.can_fork:
+            instance.control = sandbox.channel.dup()  # taken before the event loop owns it
         try:
             await instance.connect()
         except BaseException:
@@ -334,3 +413,4 @@ class Fleet:
         for instance in instances:
             self._forget(instance)
         await asyncio.gather(*(i.destroy() for i in instances))
+        await self._release_snapshots()

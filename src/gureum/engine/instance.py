@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import json
 import os
+import socket
 import sys
 import termios
 from dataclasses import dataclass
@@ -73,6 +74,12 @@ class OutputCapture:
                 self.size += len(data)
             else:
                 self.dropped += len(data)
+
+    def carry(self, text: str) -> None:
+        """Put ``text`` ahead of what the next take() returns (a snapshot's init output goes
+        with its first fork's first invocation)."""
+        self.chunks.insert(0, text.encode())
+        self.size += len(text)
 
     def take(self) -> str:
         """Everything written since the last take (the runtime flushes before it replies)."""
@@ -232,7 +239,9 @@ class Instance:
         self.output = OutputCapture(sandbox.output_fd)
         self.channel = Channel()
         self.init_ms: float | None = None
+        self.restore_ms: float | None = None
         self.last_used = 0.0
+        self.control: socket.socket | None = None  # a copy of the channel, if it may snapshot
 
     async def connect(self) -> None:
         loop = asyncio.get_running_loop()
@@ -246,9 +255,15 @@ class Instance:
         frame = await self.read_frame()
         if frame[0] == protocol.READY:
             init_ms = frame[1].get("init_ms")
-            if not isinstance(init_ms, int | float) or isinstance(init_ms, bool):
+            restore_ms = frame[1].get("restore_ms", 0.0)
+            if not isinstance(init_ms, int | float) or not isinstance(restore_ms, int | float):
                 raise InstanceGone("malformed READY frame")
-            self.init_ms = float(init_ms)
+            if isinstance(init_ms, bool) or isinstance(restore_ms, bool):
+                raise InstanceGone("malformed READY frame")
+            if "restore_ms" in frame[1]:
+                self.restore_ms = float(restore_ms)  # forked from a snapshot: no init of its own
+            else:
+                self.init_ms = float(init_ms)
         elif frame[0] != protocol.INIT_ERROR:
             raise InstanceGone(f"unexpected frame kind {frame[0]} during init")
         return frame
@@ -265,6 +280,8 @@ class Instance:
 
     async def destroy(self) -> None:
         self.output.stop()
+        if self.control is not None:
+            self.control.close()
         if self.channel.transport is not None:
             self.channel.transport.close()
         await self.manager.destroy(self.sandbox)

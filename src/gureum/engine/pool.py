@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ..errors import TooManyRequestsException
+from ..types import FunctionConfig
 from .instance import Instance
 
 
@@ -22,6 +23,14 @@ class FunctionPool:
 
     def __len__(self) -> int:
         return len(self.idle) + len(self.busy)
+
+
+# Instances are pooled per function, version and revision: any change makes a new pool.
+PoolKey = tuple[str, str, str]
+
+
+def pool_key(config: FunctionConfig) -> PoolKey:
+    return (config.name, config.version, config.revision_id)
 
 
 class Admission:

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from . import protocol
+from . import protocol, snapshot
 from .context import FunctionInfo, LambdaContext
 
 Handler = Callable[[Any, LambdaContext], Any]
@@ -193,13 +193,29 @@ def serve(
         os._exit(1)
     init_ms = (time.perf_counter() - started) * 1000
     channel.sendall(protocol.encode(protocol.READY, {"init_ms": init_ms}))
-    function = FunctionInfo(os.environ)
     frames = frames or protocol.FrameReader(channel)
+    first = frames.read()
+    if first is not None and first[0] == protocol.SNAPSHOT:
+        # Returns in each instance forked from the snapshot, with that instance's own channel.
+        channel, restore_started = snapshot.serve_as_snapshot(channel)
+        restore_ms = (time.perf_counter() - restore_started) * 1000
+        channel.sendall(protocol.encode(protocol.READY, {"init_ms": 0, "restore_ms": restore_ms}))
+        frames, first = protocol.FrameReader(channel), None
+    serve_invocations(channel, frames, first, handler, request_filter)
+
+
+def serve_invocations(
+    channel: socket.socket,
+    frames: protocol.FrameReader,
+    first: protocol.Frame | None,
+    handler: Handler,
+    request_filter: _RequestIdFilter,
+) -> NoReturn:
+    """Answer INVOKE frames (``first`` is one already read) until the channel closes."""
+    function = FunctionInfo(os.environ)
     trace_id = None
-    while True:
-        frame = frames.read()
-        if frame is None:
-            os._exit(0)
+    frame = first or frames.read()
+    while frame is not None:
         _, meta, body = frame
         request_id = meta["id"]
         request_filter.request_id = request_id
@@ -212,3 +228,5 @@ def serve(
         reply_meta["maxrss_kb"] = _max_rss_kb()
         reply_meta["id"] = request_id
         channel.sendall(protocol.encode(kind, reply_meta, reply))
+        frame = frames.read()
+    os._exit(0)

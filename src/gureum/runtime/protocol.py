@@ -25,6 +25,14 @@ ERROR = 5  # meta: {"maxrss_kb": int, "type": str}; body: Lambda error JSON
 EXITED = 6  # the runtime died; meta: {"code": int} or {"signal": int}
 # engine -> a pre-isolated shell: its function; meta: the function's part of the spawn spec
 HANDOFF = 7
+# engine -> a READY instance, before any INVOKE: become its version's snapshot (run the
+# before-snapshot hooks, then only fork); it answers SNAPSHOT_READY or INIT_ERROR
+SNAPSHOT = 8
+SNAPSHOT_READY = 9
+# engine -> snapshot: fork an instance; fds: its channel, its output, its cgroup.procs files;
+# meta: {"tmp_mb": int}. The snapshot answers FORKED {"pid": <pid in its PID namespace>}.
+FORK = 10
+FORKED = 11
 
 # Larger than Lambda's 6 MB synchronous limit plus framing, so a frame this size is a broken peer.
 MAX_BODY = 64 * 1024 * 1024

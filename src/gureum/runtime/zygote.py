@@ -25,7 +25,7 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
-from . import bootstrap, init, isolate, linux, protocol, template
+from . import bootstrap, init, isolate, linux, protocol, snapshot_restore_py, template
 
 CHANNEL_FD = 3
 MAX_MESSAGE = 64 * 1024
@@ -212,6 +212,8 @@ def main(config: dict[str, Any]) -> NoReturn:
         template.enter(config["rootfs"])
     for name in config.get("preload", []):
         __import__(name)
+    # Lambda's SnapStart hooks module, under the name functions import it by.
+    sys.modules["snapshot_restore_py"] = snapshot_restore_py
     # Objects alive now are shared copy-on-write by every instance: keep the GC from touching them.
     gc.collect()
     gc.freeze()

@@ -101,6 +101,17 @@ class InstanceCgroup:
         else:
             (self.directories[1] / "cpu.cfs_quota_us").write_text(str(limits.cpu_quota_us))
 
+    def find_pid(self, pid_in_namespace: int) -> int:
+        """The host pid of the process in this cgroup that is ``pid_in_namespace`` in its own
+        PID namespace (the innermost entry of its NSpid)."""
+        for text in (self.directories[0] / "cgroup.procs").read_text().split():
+            with contextlib.suppress(OSError):
+                status = Path(f"/proc/{text}/status").read_text()
+                nspid = next(line for line in status.splitlines() if line.startswith("NSpid:"))
+                if int(nspid.split()[-1]) == pid_in_namespace:
+                    return int(text)
+        raise ProcessLookupError(f"no process {pid_in_namespace} in {self.directories[0]}")
+
     def open_procs(self) -> list[int]:
         """Write-only fds on cgroup.procs, handed to the child so it can move itself in."""
         return [os.open(d / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC) for d in self.directories]

@@ -8,7 +8,9 @@ import itertools
 import logging
 import os
 import resource
+import select
 import shutil
+import signal
 import socket
 import sys
 import time
@@ -60,7 +62,22 @@ def raise_open_files_limit() -> None:
 
 
 def _alive(sandbox: Sandbox) -> bool:
-    return not sandbox.zygote.has_exited(sandbox.pid)
+    return not sandbox.has_exited()
+
+
+async def _readable(fd: int) -> None:
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, wake)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
 
 
 def detect_level() -> IsolationLevel:
@@ -94,6 +111,17 @@ class Sandbox:
     zygote: ZygoteClient
     cgroup: InstanceCgroup | None
     exit_status: ExitStatus | None = field(default=None)
+    # An instance forked from a snapshot is not the zygote's: it is watched and killed through
+    # a pidfd of its own (opened once it is READY, when its pid on the host is known).
+    pidfd: int | None = None
+    forked: bool = False
+
+    def has_exited(self) -> bool:
+        if not self.forked:
+            return self.zygote.has_exited(self.pid)
+        if self.pidfd is None:
+            return False
+        return bool(select.select([self.pidfd], [], [], 0)[0])
 
 
 class SandboxManager:
@@ -277,12 +305,81 @@ class SandboxManager:
             pool.refill()
 
     def kill(self, sandbox: Sandbox) -> None:
-        sandbox.zygote.kill(sandbox.pid)
+        if not sandbox.forked:
+            sandbox.zygote.kill(sandbox.pid)
+        elif sandbox.pidfd is not None:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(sandbox.pidfd, signal.SIGKILL)
+        elif sandbox.cgroup is not None:
+            sandbox.cgroup.remove()  # not READY yet: whatever joined its cgroup goes
 
     async def wait_exit(self, sandbox: Sandbox) -> ExitStatus:
         if sandbox.exit_status is None:
-            sandbox.exit_status = await sandbox.zygote.wait_exit(sandbox.pid)
+            if not sandbox.forked:
+                sandbox.exit_status = await sandbox.zygote.wait_exit(sandbox.pid)
+            else:
+                # Its snapshot reaps it and reports how it ended on its channel (EXITED); here
+                # only that it is gone.
+                if sandbox.pidfd is not None:
+                    await _readable(sandbox.pidfd)
+                sandbox.exit_status = ExitStatus(signal=signal.SIGKILL)
         return sandbox.exit_status
+
+    async def fork(
+        self,
+        snapshot: Sandbox,
+        control: socket.socket,
+        instance_id: str,
+        memory_mb: int,
+        tmp_mb: int,
+    ) -> Sandbox:
+        """Ask ``snapshot`` (over ``control``, a copy of its channel) to fork an instance with a
+        cgroup, channel and output of its own. Its FORKED reply comes on the snapshot's channel;
+        call ``adopt`` once the new instance is READY."""
+        with contextlib.ExitStack() as on_failure, contextlib.ExitStack() as always:
+            try:
+                cgroup = None
+                if self.cgroups is not None:
+                    cgroup = self.cgroups.create(instance_id, Limits(memory_mb, MAX_PROCESSES))
+                    on_failure.callback(cgroup.remove)
+                ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+                on_failure.callback(ours.close)
+                always.callback(theirs.close)
+                output_read, output_write = os.pipe()
+                on_failure.callback(os.close, output_read)
+                always.callback(os.close, output_write)
+                procs_fds = cgroup.open_procs() if cgroup is not None else []
+                for fd in procs_fds:
+                    always.callback(os.close, fd)
+                meta = {
+                    "tmp_mb": tmp_mb,
+                    "private_tmp": self.level != "process",
+                    "uid": SANDBOX_UID,
+                    "gid": SANDBOX_GID,
+                }
+                frame = protocol.encode(protocol.FORK, meta)
+                socket.send_fds(control, [frame], [theirs.fileno(), output_write, *procs_fds])
+            except OSError as exc:
+                raise ServiceException(f"could not fork from a snapshot: {exc}") from exc
+            on_failure.pop_all()
+        os.set_blocking(output_read, False)
+        return Sandbox(0, ours, output_read, snapshot.zygote, cgroup, forked=True)
+
+    def adopt(self, sandbox: Sandbox, pid_in_snapshot: int) -> None:
+        """A forked instance is READY: find its pid on the host and hold it by a pidfd."""
+        if self.level == "process":
+            pid = pid_in_snapshot  # no PID namespace: the same number
+        else:
+            assert sandbox.cgroup is not None  # forking needs cgroups at `full`
+            pid = sandbox.cgroup.find_pid(pid_in_snapshot)
+        sandbox.pid = pid
+        sandbox.pidfd = os.pidfd_open(pid)
+
+    @property
+    def can_fork(self) -> bool:
+        """Snapshots need a way to hold each fork: its own cgroup (at `full`) or the host's pid
+        namespace (`process`). `rootless` instances have neither."""
+        return self.level == "process" or (self.level == "full" and self.cgroups is not None)
 
     async def destroy(self, sandbox: Sandbox) -> None:
         """Kill the instance, wait until it is gone, and release what it held."""
@@ -298,6 +395,9 @@ class SandboxManager:
         sandbox.channel.close()
         with contextlib.suppress(OSError):
             os.close(sandbox.output_fd)
+        if sandbox.pidfd is not None:
+            os.close(sandbox.pidfd)
+            sandbox.pidfd = None
         if sandbox.cgroup is not None:
             # Processes of a dead PID namespace take a moment to leave their cgroup (a thousand
             # of them, a few hundred ms). cgroup v1 has no event for it: poll, backing off.

@@ -93,6 +93,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             (SELECT COALESCE(SUM(size), 0) FROM logs WHERE logs.function = usage.function)
         """,
     ),
+    # Instances forked from a SnapStart snapshot report a restore duration.
+    ("ALTER TABLE invocations ADD COLUMN restore_duration_ms REAL",),
 )
 
 _ADD_RECORD = f"INSERT INTO invocations ({_RECORD_COLUMNS}) VALUES ({','.join('?' * len(_FIELDS))})"

@@ -25,6 +25,7 @@ MANIFEST_KEYS = (
     "description",
     "layers",
     "alias",
+    "snap_start",
 )
 
 
@@ -65,5 +66,6 @@ def load_folder(folder: Path, name: str | None = None, manifest: Path | None = N
         description=get("description", values.description, ""),
         layers=tuple(get("layers", values.layer_arns, [])),
         alias=get("alias", values.alias, None),
+        snap_start=get("snap_start", values.snap_start, "None"),
     )
     return Deployment([spec], [], manifest)

@@ -31,6 +31,7 @@ SAM_READ = (
     "Layers",
     "AutoPublishAlias",
     "VersionDescription",
+    "SnapStart",
 )
 SAM_NOT_YET = {
     "Events": "Events are ignored (event sources come later); invoke the function directly",
@@ -198,6 +199,7 @@ def _sam_function(
         layers=tuple(get("Layers", _sam_layers, [])),
         alias=get("AutoPublishAlias", values.alias, None),
         version_description=get("VersionDescription", values.description, None),
+        snap_start=get("SnapStart", _sam_snap_start, "None"),
     )
     return spec, notes
 
@@ -251,6 +253,13 @@ def _sam_environment(where: str, value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or set(value) - {"Variables"}:
         raise ManifestError(where, "expected a mapping with Variables")
     return values.env(f"{where}.Variables", value.get("Variables") or {})
+
+
+def _sam_snap_start(where: str, value: Any) -> str:
+    """SAM's ``SnapStart: {ApplyOn: PublishedVersions}``."""
+    if not isinstance(value, dict) or set(value) != {"ApplyOn"}:
+        raise ManifestError(where, "expected a mapping with ApplyOn")
+    return values.snap_start(f"{where}.ApplyOn", value["ApplyOn"])
 
 
 def _sam_layers(where: str, value: Any) -> list[str | LayerSpec]:

@@ -51,6 +51,7 @@ class FunctionSpec:
     # Publish a version after deploying and point this alias at it (SAM's AutoPublishAlias).
     alias: str | None = None
     version_description: str | None = None
+    snap_start: str = "None"  # SnapStart ApplyOn: published versions fork from a snapshot
 
 
 @dataclass(slots=True)

@@ -168,3 +168,10 @@ def alias(where: str, value: Any) -> str:
             f"got {shown(value)}",
         )
     return value
+
+
+def snap_start(where: str, value: Any) -> str:
+    """SnapStart's ApplyOn: ``PublishedVersions`` or ``None`` (Lambda's values)."""
+    if value not in ("PublishedVersions", "None"):
+        raise ManifestError(where, f"expected PublishedVersions or None, got {shown(value)}")
+    return str(value)

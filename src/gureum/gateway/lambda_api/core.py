@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ...engine import snapshots
 from ...errors import (
     GureumError,
     InvalidParameterValueException,
@@ -135,7 +136,11 @@ def configuration(ctx: LambdaContext, config: FunctionConfig) -> dict[str, Any]:
         "Architectures": ["x86_64"],
         "EphemeralStorage": {"Size": config.ephemeral_storage_mb},
         "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{config.name}"},
-        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "SnapStart": {
+            # gureum's "All" ($LATEST too) is not a value of Lambda's: versions are covered.
+            "ApplyOn": "None" if config.snap_start == "None" else "PublishedVersions",
+            "OptimizationStatus": "On" if snapshots.applies(config) else "Off",
+        },
     }
     if config.env:
         result["Environment"] = {"Variables": dict(config.env)}

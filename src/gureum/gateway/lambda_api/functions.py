@@ -36,6 +36,7 @@ async def create_function(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, An
         env=p.get("Environment", {}).get("Variables", {}),
         description=p.get("Description", ""),
         ephemeral_storage_mb=p.get("EphemeralStorage", {}).get("Size", 512),
+        snap_start=p.get("SnapStart", {}).get("ApplyOn", "None"),
         role=p.get("Role", ""),
         layers=p.get("Layers"),
     )
@@ -105,6 +106,7 @@ async def update_function_configuration(ctx: LambdaContext, p: dict[str, Any]) -
         env=environment.get("Variables", {}) if environment is not None else None,
         description=p.get("Description"),
         ephemeral_storage_mb=p.get("EphemeralStorage", {}).get("Size"),
+        snap_start=p.get("SnapStart", {}).get("ApplyOn"),
         role=p.get("Role"),
         layers=p.get("Layers"),
     )

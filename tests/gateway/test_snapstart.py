@@ -1,0 +1,56 @@
+"""SnapStart through the Lambda API: ApplyOn on the function, the snapshot on its versions."""
+
+from __future__ import annotations
+
+import base64
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.gateway.conftest import code, create, unique
+
+SLOW_INIT = code(
+    "import time\n"
+    "time.sleep(0.2)\n"
+    "def handler(event, context):\n"
+    "    time.sleep(event.get('sleep', 0))\n"
+    "    return context.function_version\n"
+)
+
+
+def test_published_versions_of_a_snapstart_function_fork_from_a_snapshot(lam: Any) -> None:
+    name = unique()
+    created = create(lam, name, SLOW_INIT, SnapStart={"ApplyOn": "PublishedVersions"})
+    assert created["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "Off"}
+    version = lam.publish_version(FunctionName=name)["Version"]
+    config = lam.get_function_configuration(FunctionName=name, Qualifier=version)
+    assert config["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
+
+    def invoke(_: int) -> dict[str, Any]:
+        reply = lam.invoke(
+            FunctionName=name, Qualifier=version, Payload=b'{"sleep": 0.3}', LogType="Tail"
+        )
+        return {"payload": json.loads(reply["Payload"].read()), "log": reply["LogResult"]}
+
+    with ThreadPoolExecutor(3) as pool:
+        replies = list(pool.map(invoke, range(3)))
+    for reply in replies:
+        assert reply["payload"] == version
+        report = base64.b64decode(reply["log"]).decode().splitlines()[-1]
+        assert report.startswith("REPORT RequestId: ")
+    reports = [base64.b64decode(r["log"]).decode().splitlines()[-1] for r in replies]
+    assert all("Restore Duration: " in r and "Init Duration" not in r for r in reports)
+
+
+def test_snapstart_can_be_turned_off_and_bad_values_are_refused(lam: Any) -> None:
+    name = unique()
+    create(lam, name, SLOW_INIT, SnapStart={"ApplyOn": "PublishedVersions"})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    updated = lam.update_function_configuration(FunctionName=name, SnapStart={"ApplyOn": "None"})
+    assert updated["SnapStart"] == {"ApplyOn": "None", "OptimizationStatus": "Off"}
+    with pytest.raises(ClientError) as refused:
+        lam.update_function_configuration(FunctionName=name, SnapStart={"ApplyOn": "Always"})
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
