@@ -61,17 +61,18 @@ class Plan:
 FULL, QUICK = Plan(10, 3, 10), Plan(3, 1, 3)
 
 # Every response is checked; done() sums the threads' counts and prints them as one JSON line.
-WRK_SCRIPT = """
+_WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.body = '{"n": 1}'
 wrk.headers["Content-Type"] = "application/json"
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args) ok, other, throttled, wrong = 0, 0, 0, 0 end
+local expected = [==[EXPECTED]==]
 function response(status, headers, body)
   if status >= 200 and status < 300 then
     ok = ok + 1
-    if body ~= wrk.body then wrong = wrong + 1 end
+    if body ~= expected then wrong = wrong + 1 end
   elseif status == 429 then throttled = throttled + 1
   else other = other + 1 end
 end
@@ -89,6 +90,14 @@ function done(summary, latency, requests)
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
 end
 """
+
+
+def wrk_script(expected: bytes = PAYLOAD.encode()) -> str:
+    """wrk's Lua script, counting a 2xx whose body is not ``expected`` (byte for byte) as wrong."""
+    text = expected.decode()
+    if "]==]" in text:
+        raise ValueError(f"cannot quote {text!r} as a Lua long string")
+    return _WRK_SCRIPT.replace("EXPECTED", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +212,7 @@ def _wait_banner(process: subprocess.Popen[bytes], log: Path) -> dict[str, str]:
         found = {p: line.removeprefix(p) for line in lines for p in prefixes if line.startswith(p)}
         if len(found) == len(prefixes):
             return found
-        time.sleep(0.05)
+        time.sleep(0.01)
     raise RuntimeError(f"gureum serve did not start: {log.read_text(errors='replace')[-2000:]}")
 
 
@@ -280,8 +289,19 @@ def _cpu_mount() -> Path | None:
     return unified
 
 
+def _has_cpu_quota(cgroup: Path) -> bool:
+    """Whether a function's CPU limit is set: a pre-isolated shell has none until it is handed
+    a function (v2 `cpu.max` "max ...", v1 `cpu.cfs_quota_us` -1)."""
+    with contextlib.suppress(OSError):
+        if (cgroup / "cpu.max").exists():
+            return not (cgroup / "cpu.max").read_text().startswith("max")
+        return (cgroup / "cpu.cfs_quota_us").read_text().strip() != "-1"
+    return False
+
+
 def instance_cgroups(server_pid: int, pids: list[int]) -> set[Path]:
-    """The cpu cgroup directories of ``pids`` other than the server's own: one per instance."""
+    """The cpu cgroup directories of ``pids`` other than the server's own that have a CPU
+    limit: one per instance (idle pre-isolated shells left out)."""
     mount, found = _cpu_mount(), set[Path]()
 
     def cpu_path(pid: int) -> str:
@@ -294,7 +314,7 @@ def instance_cgroups(server_pid: int, pids: list[int]) -> set[Path]:
     own = cpu_path(server_pid)
     for pid in pids:
         with contextlib.suppress(OSError, IndexError):
-            if (path := cpu_path(pid)) != own:
+            if (path := cpu_path(pid)) != own and _has_cpu_quota(mount / path.lstrip("/")):
                 found.add(mount / path.lstrip("/"))
     return found
 
@@ -387,7 +407,7 @@ def measure(plan: Plan) -> Outcome:
         open_server(Path(tmp) / "data", Path(tmp) / "serve.log", pin) as server,
     ):
         script = Path(tmp) / "invoke.lua"
-        script.write_text(WRK_SCRIPT)
+        script.write_text(wrk_script())
         outcome.isolation = server.isolation
         client = lambda_client(server.url)
         for mb in MEMORY_SIZES:
@@ -451,7 +471,7 @@ def profile(plan: Plan, out: Path) -> None:
         open_server(Path(tmp) / "data", Path(tmp) / "serve.log", pin) as server,
     ):
         script = Path(tmp) / "invoke.lua"
-        script.write_text(WRK_SCRIPT)
+        script.write_text(wrk_script())
         deploy(lambda_client(server.url), "bench-128", 128)
         target = Target(wrk, script, server, 128, pin)
         wrk_run(wrk, script, target.url, CONCURRENCY, plan.warmup_s, pin)

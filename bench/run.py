@@ -1,9 +1,12 @@
-"""gureum's benchmark: cold start, zygote start, warm invoke, throughput and idle memory.
+"""gureum's benchmark, and the peers a user would otherwise pick, side by side in one run.
 
-    python3 -m bench.run [--quick] [--isolation full|process] [--out BENCHMARKS.md]
+    python3 -m bench.run [--quick] [--isolation full|process] [--skip-peers] [--out BENCHMARKS.md]
 
-All through the Python API, in one process; then the HTTP path, through a real `gureum serve`
-driven by wrk (bench/http.py). One run writes one Markdown file.
+Cold start, zygote start, warm invoke, throughput and idle memory through the Python API, in one
+process, and how many warm instances fit (bench/density.py); then the HTTP path through a real
+`gureum serve` driven by wrk (bench/http.py), its cold paths and bursts (bench/coldhttp.py), and
+the peers installed and driven the same way (bench/peers.py). One run writes one Markdown file
+(issue 4's sections: bench/compare.py).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import http
+from bench import coldhttp, compare, density, http, peers
 from gureum import InvocationResult, Platform, PlatformSettings, open_platform
 from gureum.sandbox.cgroups import CFS_PERIOD_US, MB_PER_VCPU
 from gureum.sandbox.runtimes import host_runtime
@@ -210,6 +213,13 @@ def http_phase(quick: bool) -> http.Outcome:
     return http.measure(http.QUICK if quick else http.FULL)
 
 
+def peers_phase(quick: bool, skip: bool) -> list[peers.Result]:
+    print("Peers (installed into a cache, driven as gureum is):", flush=True)
+    if skip:
+        return [peers.Result(p.name, p.how, skipped="--skip-peers") for p in peers.PEERS]
+    return peers.measure(peers.QUICK if quick else peers.FULL)
+
+
 def pinning(web: http.Outcome) -> str:
     if not web.pinned:
         return "not pinned (`taskset` or a second CPU missing)"
@@ -316,12 +326,15 @@ REPORT = """# gureum benchmarks
 - Machine: {machine}
 - Isolation level `{level}`, runtime `{runtime}`, payload `{payload}`; load average before / after:
   {load} (shared noisy cores: medians move ±20 % between runs, p99s more)
-- HTTP phase (7): {http_setup}
+- HTTP phases (7, 8, 10): {http_setup}
 
+{goals}
+{side_by_side}
 ## Method
 
 One process and run, Python API, temporary data dir. Latency: `time.perf_counter()` around
-`await platform.invoke(...)`. Handler: `return event` (≪ 1 µs). Phase order: 6, 1+5, 3, 4, 2, 7.
+`await platform.invoke(...)`. Handler: `return event` (≪ 1 µs).
+Phase order: 6, 1+5, 3, 4, 2, 9, 7, 10, 8.
 
 1. **Cold start**: {cold} functions, each deployed (which unpacks and precompiles its zip, ~80 ms
    in a child process) and then invoked once, after a throw-away function started the zygote.
@@ -342,6 +355,11 @@ One process and run, Python API, temporary data dir. Latency: `time.perf_counter
    PSS shares the zygote's copy-on-write pages out; RSS counts them in each instance.
 6. **Baseline**: {interpreter} × `python3 -c pass` (`subprocess.run`, the Python named above).
 7. **HTTP path**: a separate `gureum serve` process and wrk; its own section below.
+8. **Cold paths through HTTP, bursts**: another `gureum serve`; its own section below.
+9. **Warm instances that fit**: Python API, provisioned concurrency; with 8, below.
+10. **Peers**: installed into a cache, started and loaded as gureum is; the side-by-side above.
+
+Phases 1–6 and 9 run unpinned; 7, 8 and 10 pin the server to one core and the client to the other.
 
 ## Figures
 
@@ -356,6 +374,7 @@ One process and run, Python API, temporary data dir. Latency: `time.perf_counter
 - Cold / warm p50: {r_warm:.0f}×; throughput c=32 / c=8: {r_tput:.2f}×; idle RSS / PSS: {r_mem:.1f}×
 
 {http_section}
+{gureum_http}
 ## Published anchors (from `performance-anchors.md`: other machines, NOT measured here)
 
 | System | Published figure | Source |
@@ -375,16 +394,21 @@ One process and run, Python API, temporary data dir. Latency: `time.perf_counter
 - Warm invoke overhead p50 ≤ {warm_floor} ms (128 MB, client latency, handler ≈ 0): **{warm_ok}**
   ({warm128_p50:.3f} ms; of which engine bookkeeping outside the round trip: {warm128_out:.3f} ms)
 - {http_floor}
-"""
+
+{versions}"""
 
 
-def report(command: str, level: str, plan: Plan, fig: Figures, load: str, web: http.Outcome) -> str:
-    v = fig.values
+def report(
+    command: str, level: str, plan: Plan, fig: Figures, load: str, issue4: compare.Figures
+) -> str:
+    v, web = fig.values, issue4.web
     warm = {mb: v[f"warm{mb}_p50"] for mb in http.MEMORY_SIZES}
     return REPORT.format(
         command=command, date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), machine=machine(),
         http_setup=web.skipped or f"{web.wrk}; {pinning(web)}",
         http_section=http_section(web, warm), http_floor=http_floor(web),
+        goals=compare.goals(issue4), side_by_side=compare.side_by_side(issue4),
+        gureum_http=compare.gureum_http(issue4), versions=compare.versions(issue4),
         level=level, runtime=RUNTIME, payload=PAYLOAD.decode(), load=load, **plan,
         warmup=WARMUPS, interpreter=INTERPRETER_RUNS, rows="\n".join(fig.rows),
         r_cold=v["cold_p50"] / v["interp_p50"], r_zygote=v["zygote_p50"] / v["interp_p50"],
@@ -400,15 +424,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python3 -m bench.run", description="gureum benchmark")
     parser.add_argument("--quick", action="store_true", help="fewer samples, for a smoke run")
     parser.add_argument("--isolation", choices=["full", "process"], help="default: the strongest")
+    parser.add_argument("--skip-peers", action="store_true", help="gureum only (development)")
     parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
     args = parser.parse_args()
     plan, before, fig = QUICK if args.quick else FULL, os.getloadavg(), Figures()
     interpreter_phase(fig)
     level = asyncio.run(measure(plan, args.isolation, fig))
+    fits = asyncio.run(density.measure(density.TARGET, args.isolation))
     web = http_phase(args.quick)
+    rivals = peers_phase(args.quick, args.skip_peers)
+    cold = coldhttp.measure(coldhttp.QUICK if args.quick else coldhttp.FULL)
+    issue4 = compare.Figures(cold, fits, web, rivals, fig.values["pss_p50"])
     command = " ".join(["python3 -m bench.run", *sys.argv[1:]])
     load = " / ".join(" ".join(f"{x:.2f}" for x in a) for a in (before, os.getloadavg()))
-    args.out.write_text(report(command, level, plan, fig, load, web))
+    args.out.write_text(report(command, level, plan, fig, load, issue4))
     print(f"wrote {args.out}")
 
 
