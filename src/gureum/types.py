@@ -189,3 +189,4 @@ class FunctionStats:
     billed_duration_ms: int
     gb_seconds: float
     cost_usd: float
+    restore_duration_avg_ms: float | None = None  # instances forked from a snapshot

@@ -7,6 +7,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
@@ -54,3 +55,21 @@ def test_snapstart_can_be_turned_off_and_bad_values_are_refused(lam: Any) -> Non
     with pytest.raises(ClientError) as refused:
         lam.update_function_configuration(FunctionName=name, SnapStart={"ApplyOn": "Always"})
     assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+
+
+def test_function_stats_show_cold_starts_init_restore_and_waiting(lam: Any, server: Any) -> None:
+    name = unique()
+    create(lam, name, SLOW_INIT, SnapStart={"ApplyOn": "PublishedVersions"})
+    lam.invoke(FunctionName=name, Payload=b"{}")  # $LATEST: a plain cold start
+    lam.invoke(FunctionName=name, Payload=b"{}")  # warm
+    version = lam.publish_version(FunctionName=name)["Version"]
+    lam.invoke(FunctionName=name, Qualifier=version, Payload=b"{}")  # restored from a snapshot
+    stats = httpx.get(f"{server.url}/_gureum/functions/{name}/stats").json()
+    assert stats["invocations"] == 3
+    assert stats["cold_starts"] == 2
+    assert stats["init_duration_avg_ms"] >= 200  # the init sleeps 0.2 s
+    assert stats["restore_duration_avg_ms"] > 0
+    assert stats["instance_wait_avg_ms"] > 0
+    missing = httpx.get(f"{server.url}/_gureum/functions/{unique()}/stats")
+    assert missing.status_code == 404
+    assert missing.headers["x-amzn-errortype"] == "ResourceNotFoundException"

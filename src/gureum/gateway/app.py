@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -133,8 +134,25 @@ def create_app(
         ]
         return JSONResponse({"events": events})
 
+    async def function_stats(request: Request) -> Response:
+        """gureum's own per-function figures (CloudWatch metrics on AWS): invocations, errors,
+        cold starts, duration percentiles, init/restore/instance-wait averages, billing;
+        ?since= (epoch seconds) limits them to the invocations that started since then."""
+        context = state["lambda"]
+        try:
+            name = request.path_params["name"]
+            context.platform.config(name)
+            since = request.query_params.get("since")
+            stats = await context.platform.stats(name, since=float(since) if since else None)
+        except GureumError as error:
+            return _error_response(service, error)
+        except ValueError:
+            return _error_response(service, InvalidParameterValueException("bad since"))
+        return JSONResponse(dataclasses.asdict(stats))
+
     routes = [
         Route("/health", health, methods=["GET"]),
+        Route("/_gureum/functions/{name}/stats", function_stats, methods=["GET"]),
         Route("/_gureum/code/{sha}", code_download, methods=["GET"]),
         Route("/_gureum/functions/{name}/logs", function_logs, methods=["GET"]),
     ]

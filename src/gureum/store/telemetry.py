@@ -120,7 +120,7 @@ _ENDED = "timestamp + duration_ms / 1000.0"
 # One pass for everything but the percentiles; NULL averages when nothing matches.
 _STATS = """SELECT COUNT(*), COUNT(error_type), COALESCE(SUM(cold_start), 0),
     AVG(init_duration_ms), AVG(instance_wait_ms), COALESCE(SUM(billed_duration_ms), 0),
-    TOTAL(gb_seconds), TOTAL(cost_usd) FROM invocations WHERE """
+    TOTAL(gb_seconds), TOTAL(cost_usd), AVG(restore_duration_ms) FROM invocations WHERE """
 
 
 class Telemetry:
@@ -404,7 +404,7 @@ class Telemetry:
     def _select_stats(self, function: str, since: float | None) -> FunctionStats:
         where, args = _where(function, since, None)
         conn = self._db()
-        n, errors, colds, init_avg, wait_avg, billed, gb_s, cost = conn.execute(
+        n, errors, colds, init_avg, wait_avg, billed, gb_s, cost, restore_avg = conn.execute(
             _STATS + where, args
         ).fetchone()
         ranked = f"SELECT duration_ms FROM invocations WHERE {where} ORDER BY duration_ms"
@@ -415,7 +415,9 @@ class Telemetry:
             else None
             for p in (50, 99)
         )
-        return FunctionStats(n, errors, colds, p50, p99, init_avg, wait_avg, billed, gb_s, cost)
+        return FunctionStats(
+            n, errors, colds, p50, p99, init_avg, wait_avg, billed, gb_s, cost, restore_avg
+        )
 
     def _delete(self, function: str) -> None:
         with transaction(self._db()) as conn:
