@@ -12,6 +12,7 @@ fork's channel), as an instance's init does for its runtime.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import selectors
@@ -38,6 +39,10 @@ def serve_as_snapshot(channel: socket.socket) -> tuple[socket.socket, float]:
         )
         channel.sendall(protocol.encode(protocol.INIT_ERROR, {"type": type(exc).__name__}, body))
         os._exit(1)
+    # What init made is shared copy-on-write by every fork: keep the collector from walking
+    # (and so copying) it in each of them, as the zygote does for the runtime.
+    gc.collect()
+    gc.freeze()
     channel.sendall(protocol.encode(protocol.SNAPSHOT_READY, {}))
     selector = selectors.DefaultSelector()
     selector.register(channel, selectors.EVENT_READ)
