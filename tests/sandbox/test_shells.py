@@ -37,6 +37,7 @@ def handler(event, context):
         "memory_env": os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"],
         "name": context.function_name,
         "cwd": os.getcwd(),
+        "oom_score_adj": open("/proc/self/oom_score_adj").read().strip(),
     }
 """
 
@@ -69,6 +70,8 @@ async def test_a_cold_start_takes_a_ready_shell_and_it_becomes_the_function(
         assert seen["memory_env"] == "256"
         assert seen["name"] == "shaped"
         assert "app.py" in seen["task"]
+        # Memory is overcommitted: the host's OOM killer takes instances before anything else.
+        assert seen["oom_score_adj"] == "1000"
         if p.isolation == "full":
             assert seen["uid"] == 993
             assert seen["tmp_bytes"] == 700 * MB

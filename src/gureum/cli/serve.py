@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 from pathlib import Path
@@ -53,8 +54,16 @@ def choose_auth(host: str, auth: str | None) -> str:
     return auth
 
 
+def protect_from_oom_killer() -> None:
+    """Instances' memory is overcommitted: the host's OOM killer should pick them, not the
+    server (lowering a score needs root; without it the instances' raised scores suffice)."""
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as score:
+        score.write("-500")
+
+
 def serve(host: str, port: int, data_dir: Path, auth: str | None = None) -> None:
     mode = choose_auth(host, auth)
+    protect_from_oom_killer()
     data_dir.mkdir(parents=True, exist_ok=True)
     keys = KeyStore(data_dir) if mode == "sigv4" else None
     # Bound before the app starts, so the announced address is already accepting connections.

@@ -26,13 +26,20 @@ from .instance import Instance, InstanceGone
 from .pool import Admission
 from .request_ids import RequestIds
 
+# Instances seldom use the memory they are configured with (a 128 MB function's runtime uses
+# ~12 MB): the node books configured memory against 75% of RAM times this, as Lambda's workers
+# overcommit. Each instance's cgroup still holds it to its own size; should the host itself run
+# short, the kernel's OOM killer takes instances first (the zygote raises their oom_score_adj),
+# not gureum (docs/decisions/0009).
+MEMORY_OVERCOMMIT = 8
+
 
 def _default_memory_budget_mb() -> int:
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         total = 4 * 1024**3
-    return int(total * 0.75 / 1024**2)
+    return int(total * 0.75 * MEMORY_OVERCOMMIT / 1024**2)
 
 
 @dataclass(frozen=True, slots=True)

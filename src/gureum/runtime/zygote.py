@@ -207,6 +207,10 @@ def _sandbox_failed(channel_fd: int) -> NoReturn:
 
 def main(config: dict[str, Any]) -> NoReturn:
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+    # Memory is overcommitted: if the host runs out, its OOM killer must take an instance (they
+    # all inherit this), never gureum itself. Raising one's own score needs no privilege.
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as score:
+        score.write("1000")
     control = socket.socket(fileno=config["control_fd"])
     if config["mode"] == "full":
         template.enter(config["rootfs"])
