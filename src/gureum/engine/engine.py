@@ -185,7 +185,10 @@ class Engine:
         if not self.fleet.keep_warm(instance, healthy):
             # Shielded: a caller that gives up now must not leave the instance half torn down.
             await asyncio.shield(self.fleet.discard(instance))
-        return self._finish(config, request_id, outcome, logs, timing)
+        result = self._finish(config, request_id, outcome, logs, timing)
+        if cold:
+            self.fleet.sandboxes.replenish(config.runtime)  # now that the answer is ready
+        return result
 
     async def _run(
         self,

@@ -174,6 +174,7 @@ class Fleet:
         started = await asyncio.gather(
             *(self.cold_start(config) for _ in range(missing)), return_exceptions=True
         )
+        self.sandboxes.replenish(config.runtime)
         failure: BaseException | None = None
         for outcome in started:
             if isinstance(outcome, BaseException):
@@ -351,7 +352,7 @@ class Fleet:
                 log.error("sandbox setup failed: %s", body.decode(errors="replace"))
                 raise ServiceException("A sandbox could not be set up (see the server's log)")
             return instance, Reply(protocol.ERROR, meta, body)
-        self.sandboxes.end_init(instance.sandbox, config.memory_mb, config.runtime)
+        self.sandboxes.end_init(instance.sandbox, config.memory_mb)
         return instance, None
 
     async def _spawn(self, instance_id: str, config: FunctionConfig) -> Instance:

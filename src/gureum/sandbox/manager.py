@@ -295,11 +295,15 @@ class SandboxManager:
             "tmp_mb": spec.ephemeral_storage_mb,
         }
 
-    def end_init(self, sandbox: Sandbox, memory_mb: int, runtime: str) -> None:
-        """The instance's init is done: from now on it gets its memory's share of CPU only; and
-        its runtime's shells are topped up, now that the cold start no longer waits."""
+    def end_init(self, sandbox: Sandbox, memory_mb: int) -> None:
+        """The instance's init is done: from now on it gets its memory's share of CPU only."""
         if sandbox.cgroup is not None:
             sandbox.cgroup.limit_cpu(Limits(memory_mb, MAX_PROCESSES))
+
+    def replenish(self, runtime: str) -> None:
+        """Top up ``runtime``'s shells: called once the cold start that took one has answered,
+        so that starting a shell (a clone and its set-up, milliseconds of CPU) does not delay
+        that answer."""
         pool = self.shells.get(runtime)
         if pool is not None:
             pool.refill()

@@ -67,8 +67,8 @@ class ShellPool(Generic[T]):
             break
         if shell is None:
             self.refill()
-        # Else the caller refills once its instance is up (``refill()``): a shell starting now
-        # would compete for the zygote and the CPU with the cold start that took this one.
+        # Else the caller refills once its cold start has answered (``refill()``): a shell
+        # starting now would compete for the zygote and the CPU with the cold start.
         return shell
 
     def refill(self) -> None:
