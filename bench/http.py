@@ -217,7 +217,9 @@ def _wait_banner(process: subprocess.Popen[bytes], log: Path) -> dict[str, str]:
 
 
 def lambda_client(url: str) -> Any:
-    config = Config(retries={"max_attempts": 1}, read_timeout=60)
+    # No retries: a request that failed shows why (a retried CreateFunction would only say
+    # "already exists").
+    config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=60)
     return boto3.client(
         "lambda", endpoint_url=url, region_name="us-east-1", aws_access_key_id="bench",
         aws_secret_access_key="bench", config=config,

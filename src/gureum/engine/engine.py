@@ -63,6 +63,8 @@ class _Outcome:
     error_type: str | None
     max_memory_mb: int
     extra_log: str = ""
+    # False when the runtime reported its output pipe empty as it replied.
+    output_pending: bool = True
 
 
 @dataclass(slots=True)
@@ -181,7 +183,7 @@ class Engine:
             await asyncio.shield(self.fleet.discard(instance))
             raise
         timing.duration_ms = (time.perf_counter() - invoke_started) * 1000
-        logs = instance.output.take() + outcome.extra_log
+        logs = instance.output.take(outcome.output_pending) + outcome.extra_log
         if not self.fleet.keep_warm(instance, healthy):
             # Shielded: a caller that gives up now must not leave the instance half torn down.
             await asyncio.shield(self.fleet.discard(instance))
@@ -233,9 +235,13 @@ class Engine:
         # Reported from inside the sandbox: trusted only if it is a sane number.
         if isinstance(maxrss_kb, int) and not isinstance(maxrss_kb, bool) and maxrss_kb > 0:
             max_memory_mb = -(-maxrss_kb // 1024)
-        if reply.kind == protocol.RESULT:
-            return _Outcome(reply.body, None, max_memory_mb), True
-        return _Outcome(reply.body, str(reply.meta.get("type", "Unhandled")), max_memory_mb), True
+        # Reported from inside the sandbox too: a false "empty" only delays that output to the
+        # next invocation's log.
+        pending = reply.meta.get("out") is not False
+        failure = (
+            None if reply.kind == protocol.RESULT else str(reply.meta.get("type", "Unhandled"))
+        )
+        return _Outcome(reply.body, failure, max_memory_mb, output_pending=pending), True
 
     def _finish(
         self,

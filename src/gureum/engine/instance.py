@@ -81,11 +81,14 @@ class OutputCapture:
         self.chunks.insert(0, text.encode())
         self.size += len(text)
 
-    def take(self) -> str:
-        """Everything written since the last take (the runtime flushes before it replies)."""
+    def take(self, maybe_pending: bool = True) -> str:
+        """Everything written since the last take (the runtime flushes before it replies).
+
+        ``maybe_pending=False``: the runtime found its output pipe empty as it replied, so
+        nothing can be waiting in it (a syscall saved on every quiet invocation)."""
         # The reply may be handled before the pipe's reader callback: ask the pipe (cheaper
         # than a read that fails with EAGAIN, the usual answer).
-        if not self.closed and _pending(self.fd):
+        if maybe_pending and not self.closed and _pending(self.fd):
             self.read_available()
         if not self.chunks and not self.dropped:
             return ""

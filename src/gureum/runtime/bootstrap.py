@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import json
 import logging
@@ -9,6 +10,7 @@ import os
 import resource
 import socket
 import sys
+import termios
 import time
 import traceback
 from collections.abc import Callable
@@ -105,6 +107,17 @@ def log_error(error_type: str, message: str, stack: list[str]) -> None:
     lines = [f"[ERROR] {error_type}: {message}", "Traceback (most recent call last):"]
     sys.stderr.write("\n".join(lines) + "\n" + "".join(stack))
     sys.stderr.flush()
+
+
+def _output_waiting() -> bool:
+    """Whether anything this instance wrote is still in its output pipe (stdout and stderr
+    share it)."""
+    count = bytearray(4)
+    try:
+        fcntl.ioctl(1, termios.FIONREAD, count)
+    except OSError:
+        return True
+    return count != b"\0\0\0\0"
 
 
 def _max_rss_kb() -> int:
@@ -227,6 +240,9 @@ def serve_invocations(
         sys.stderr.flush()
         reply_meta["maxrss_kb"] = _max_rss_kb()
         reply_meta["id"] = request_id
+        # Whether the engine must look in the output pipe: the ioctl is paid here, in the
+        # instance, rather than on the engine's busy loop.
+        reply_meta["out"] = _output_waiting()
         channel.sendall(protocol.encode(kind, reply_meta, reply))
         frame = frames.read()
     os._exit(0)
