@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from tests.conftest import make_zip, source
 
@@ -120,3 +121,13 @@ def create(lam: Any, name: str, zip_bytes: bytes = ECHO, **extra: Any) -> dict[s
         FunctionName=name, Code={"ZipFile": zip_bytes}, **extra
     )
     return response
+
+
+def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
+    """(error code, HTTP status, message) of a botocore ClientError."""
+    response = excinfo.value.response
+    return (
+        response["Error"]["Code"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"]["Message"],
+    )

@@ -35,16 +35,7 @@ from gureum.gateway.auth import (
 )
 from gureum.gateway.signed_urls import UrlSigner
 from gureum.store.keys import KeyStore
-from tests.gateway.conftest import ECHO, Server, create, start_server, unique
-
-
-def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
-    response = excinfo.value.response
-    return (
-        response["Error"]["Code"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response["Error"]["Message"],
-    )
+from tests.gateway.conftest import ECHO, Server, create, error_of, start_server, unique
 
 
 def lambda_client(url: str, key_id: str, secret: str) -> Any:

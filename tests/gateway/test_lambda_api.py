@@ -11,19 +11,10 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.gateway.conftest import ECHO, Server, code, create, start_server, unique
+from tests.gateway.conftest import ECHO, Server, code, create, error_of, start_server, unique
 
 # uvicorn shuts down gracefully on SIGTERM, then re-raises it: the exit status says "terminated".
 GRACEFUL = -signal.SIGTERM
-
-
-def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
-    response = excinfo.value.response
-    return (
-        response["Error"]["Code"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response["Error"]["Message"],
-    )
 
 
 def test_health_reports_the_isolation_level(server: Server) -> None:

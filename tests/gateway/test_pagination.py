@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import make_zip
-from tests.gateway.conftest import code, create, unique
+from tests.gateway.conftest import code, create, error_of, unique
 
 
 def walk(lam: Any, operation: str, result_key: str, page_size: int, **params: Any) -> list[Any]:
@@ -19,15 +19,6 @@ def walk(lam: Any, operation: str, result_key: str, page_size: int, **params: An
     found = [page[result_key] for page in pages]
     assert all(len(page) <= page_size for page in found)
     return found
-
-
-def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
-    response = excinfo.value.response
-    return (
-        response["Error"]["Code"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response["Error"]["Message"],
-    )
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,6 +244,22 @@ class SandboxManager:
         self, runtime: str, instance_id: str, request: dict[str, Any], limits: Limits
     ) -> Sandbox:
         zygote = self._zygote(runtime)
+
+        async def ask_zygote(fds: list[int]) -> int:
+            return await zygote.spawn(request, fds)
+
+        return await self._launch(instance_id, limits, zygote, ask_zygote)
+
+    async def _launch(
+        self,
+        instance_id: str,
+        limits: Limits,
+        zygote: ZygoteClient,
+        start: Callable[[list[int]], Awaitable[int]],
+    ) -> Sandbox:
+        """Make an instance's cgroup, channel and output pipe, and ``start`` it with their fds
+        (its channel, its output, its cgroup.procs files); ``start`` returns its pid. Nothing
+        is left behind if that fails or is cancelled."""
         with contextlib.ExitStack() as on_failure, contextlib.ExitStack() as always:
             try:
                 cgroup = None
@@ -259,7 +275,7 @@ class SandboxManager:
                 procs_fds = cgroup.open_procs() if cgroup is not None else []
                 for fd in procs_fds:
                     always.callback(os.close, fd)
-                pid = await zygote.spawn(request, [theirs.fileno(), output_write, *procs_fds])
+                pid = await start([theirs.fileno(), output_write, *procs_fds])
             except (OSError, ZygoteError) as exc:
                 raise ServiceException(f"could not start a sandbox: {exc}") from exc
             on_failure.pop_all()
@@ -340,34 +356,21 @@ class SandboxManager:
         """Ask ``snapshot`` (over ``control``, a copy of its channel) to fork an instance with a
         cgroup, channel and output of its own. Its FORKED reply comes on the snapshot's channel;
         call ``adopt`` once the new instance is READY."""
-        with contextlib.ExitStack() as on_failure, contextlib.ExitStack() as always:
-            try:
-                cgroup = None
-                if self.cgroups is not None:
-                    cgroup = self.cgroups.create(instance_id, Limits(memory_mb, MAX_PROCESSES))
-                    on_failure.callback(cgroup.remove)
-                ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-                on_failure.callback(ours.close)
-                always.callback(theirs.close)
-                output_read, output_write = os.pipe()
-                on_failure.callback(os.close, output_read)
-                always.callback(os.close, output_write)
-                procs_fds = cgroup.open_procs() if cgroup is not None else []
-                for fd in procs_fds:
-                    always.callback(os.close, fd)
-                meta = {
-                    "tmp_mb": tmp_mb,
-                    "private_tmp": self.level != "process",
-                    "uid": SANDBOX_UID,
-                    "gid": SANDBOX_GID,
-                }
-                frame = protocol.encode(protocol.FORK, meta)
-                socket.send_fds(control, [frame], [theirs.fileno(), output_write, *procs_fds])
-            except OSError as exc:
-                raise ServiceException(f"could not fork from a snapshot: {exc}") from exc
-            on_failure.pop_all()
-        os.set_blocking(output_read, False)
-        return Sandbox(0, ours, output_read, snapshot.zygote, cgroup, forked=True)
+        meta = {
+            "tmp_mb": tmp_mb,
+            "private_tmp": self.level != "process",
+            "uid": SANDBOX_UID,
+            "gid": SANDBOX_GID,
+        }
+
+        async def ask_snapshot(fds: list[int]) -> int:
+            socket.send_fds(control, [protocol.encode(protocol.FORK, meta)], fds)
+            return 0  # known once it is READY: adopt()
+
+        limits = Limits(memory_mb, MAX_PROCESSES)
+        sandbox = await self._launch(instance_id, limits, snapshot.zygote, ask_snapshot)
+        sandbox.forked = True
+        return sandbox
 
     def adopt(self, sandbox: Sandbox, pid_in_snapshot: int) -> None:
         """A forked instance is READY: find its pid on the host and hold it by a pidfd."""
