@@ -80,7 +80,8 @@ async def test_a_cold_start_takes_a_ready_shell_and_it_becomes_the_function(
             assert seen["code_cache"] in ([], "PermissionError")
             assert seen["cwd"] == "/var/task"
             assert shell.cgroup is not None
-            limit = (shell.cgroup.directories[0] / "memory.limit_in_bytes").read_text()
+            name = "memory.max" if shell.cgroup.unified else "memory.limit_in_bytes"
+            limit = (shell.cgroup.directories[0] / name).read_text()
             assert int(limit) == 256 * MB
     finally:
         await p.aclose()
@@ -133,3 +134,32 @@ async def test_closing_the_platform_stops_its_idle_shells(warm_platform: Platfor
         assert shell.exit_status is not None  # destroyed: killed and reaped
         with pytest.raises(ProcessLookupError):
             os.kill(shell.pid, 0)
+
+
+async def test_a_shell_born_instance_honours_its_functions_log_level(
+    warm_platform: Platform,
+) -> None:
+    # The shell set logging up before it had a function: the level is the function's anyway.
+    p = warm_platform
+    try:
+        shell = p.sandboxes.shells[HOST_RUNTIME].idle[0]
+        await deployer(p)(
+            "leveled",
+            """
+import logging
+
+def handler(event, context):
+    logging.getLogger().info("quiet info")
+    logging.getLogger().error("loud error")
+    return "ok"
+""",
+            env={"AWS_LAMBDA_LOG_LEVEL": "ERROR"},
+        )
+        result = await p.invoke("leveled")
+        assert result.ok
+        [instance] = p.engine.instances("leveled")
+        assert instance.sandbox is shell
+        assert "loud error" in result.logs
+        assert "quiet info" not in result.logs
+    finally:
+        await p.aclose()

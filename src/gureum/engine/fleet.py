@@ -273,6 +273,9 @@ class Fleet:
                 log.warning("%s could not become a snapshot: %s", config.name, exc)
                 await self.discard(instance)
                 return None, None
+            except BaseException:  # cancelled: it is in no pool and no snapshot yet
+                await asyncio.shield(self.discard(instance))
+                raise
             if error is not None:
                 return None, (instance, error)
             return self.snapshots.by_key[key], None
@@ -385,9 +388,9 @@ class Fleet:
         )
         sandbox = await self.sandboxes.spawn(spec)
         instance = Instance(instance_id, config, sandbox, self.sandboxes)
-        if snapshots.applies(config) and self.sandboxes.can_fork:
-            instance.control = sandbox.channel.dup()  # taken before the event loop owns it
         try:
+            if snapshots.applies(config) and self.sandboxes.can_fork:
+                instance.control = sandbox.channel.dup()  # taken before the event loop owns it
             await instance.connect()
         except BaseException:
             await asyncio.shield(instance.destroy())

@@ -12,6 +12,7 @@ import asyncio
 import socket
 from dataclasses import dataclass, field
 
+from ..errors import ServiceException
 from ..runtime import protocol
 from ..sandbox.manager import SandboxManager
 from ..types import LATEST, FunctionConfig
@@ -35,6 +36,7 @@ class Snapshot:
     control: socket.socket  # a copy of its channel: FORK frames carry fds, which need sendmsg
     forking: asyncio.Lock = field(default_factory=asyncio.Lock)
     init_output: str = ""  # what its init printed: logged with the first invocation after it
+    broken: bool = False  # a fork was abandoned mid-way: make a new snapshot
 
 
 class Snapshots:
@@ -45,7 +47,9 @@ class Snapshots:
 
     def get(self, key: PoolKey) -> Snapshot | None:
         snapshot = self.by_key.get(key)
-        if snapshot is not None and snapshot.instance.sandbox.has_exited():
+        if snapshot is None or snapshot.broken or snapshot.instance.channel.failure is not None:
+            return None
+        if snapshot.instance.sandbox.has_exited():
             return None
         return snapshot
 
@@ -78,19 +82,36 @@ class Snapshots:
             )
             instance = Instance(instance_id, config, sandbox, self.sandboxes)
             try:
-                read = snapshot.instance.read_frame()
-                kind, meta, _ = await asyncio.wait_for(read, FORK_TIMEOUT_S)
-                pid = meta.get("pid")
-                if kind != protocol.FORKED or not isinstance(pid, int) or isinstance(pid, bool):
-                    raise InstanceGone(f"unexpected frame kind {kind} for a fork")
+                async with asyncio.timeout(FORK_TIMEOUT_S):
+                    pid = await self._forked(snapshot, instance_id)
                 await instance.connect()
                 if snapshot.init_output:
                     instance.output.carry(snapshot.init_output)
                     snapshot.init_output = ""
+            except ServiceException:
+                await asyncio.shield(instance.destroy())
+                raise
             except BaseException:
+                # Abandoned (timed out, cancelled, broken): the snapshot may still answer or
+                # hold a fork nobody owns, so it serves no further fork.
+                snapshot.broken = True
                 await asyncio.shield(instance.destroy())
                 raise
         return instance, pid
+
+    async def _forked(self, snapshot: Snapshot, token: str) -> int:
+        """The pid the snapshot reports for the fork ``token``; replies for forks given up
+        earlier are passed over. ServiceException if the snapshot could not fork."""
+        while True:
+            kind, meta, _ = await snapshot.instance.read_frame()
+            if meta.get("token") != token:
+                continue
+            if kind == protocol.FORK_FAILED:
+                raise ServiceException(f"the snapshot could not fork: {meta.get('error')}")
+            pid = meta.get("pid")
+            if kind != protocol.FORKED or not isinstance(pid, int) or isinstance(pid, bool):
+                raise InstanceGone(f"unexpected frame kind {kind} for a fork")
+            return pid
 
     def idle_keys(self, live: set[PoolKey]) -> list[PoolKey]:
         """Snapshots whose version has no instance left."""

@@ -96,9 +96,6 @@ def install_logging() -> _RequestIdFilter:
     handler.addFilter(request_filter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
-    if level:
-        root.setLevel(level.upper())
     return request_filter
 
 
@@ -188,6 +185,10 @@ def serve(
     ``request_filter``: what prepare() returned, if it ran already (in a shell)."""
     started = time.perf_counter()
     request_filter = request_filter or prepare()
+    # Read here, not in prepare(): a shell prepares before it has its function's environment.
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
+    if level:
+        logging.getLogger().setLevel(level.upper())
     # Lambda's order: the function's own code, then its layers' Python packages.
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     sys.path[:0] = [

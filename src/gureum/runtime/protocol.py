@@ -30,9 +30,11 @@ HANDOFF = 7
 SNAPSHOT = 8
 SNAPSHOT_READY = 9
 # engine -> snapshot: fork an instance; fds: its channel, its output, its cgroup.procs files;
-# meta: {"tmp_mb": int}. The snapshot answers FORKED {"pid": <pid in its PID namespace>}.
+# meta: {"token": str, "tmp_mb": int, ...}. The snapshot answers FORKED {"token", "pid": <pid
+# in its PID namespace>}, or FORK_FAILED {"token", "error"}.
 FORK = 10
 FORKED = 11
+FORK_FAILED = 12
 
 # Larger than Lambda's 6 MB synchronous limit plus framing, so a frame this size is a broken peer.
 MAX_BODY = 64 * 1024 * 1024

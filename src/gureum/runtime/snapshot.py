@@ -17,6 +17,7 @@ import json
 import os
 import selectors
 import socket
+import sys
 import time
 import traceback
 from typing import Any
@@ -58,7 +59,15 @@ def serve_as_snapshot(channel: socket.socket) -> tuple[socket.socket, float]:
                 meta = json.loads(data[protocol.HEADER.size : protocol.HEADER.size + meta_len])
                 if kind != protocol.FORK or len(fds) < 2:
                     os._exit(70)  # only the engine writes here
-                pid = os.fork()
+                token = meta.get("token")
+                try:
+                    pid = os.fork()
+                except OSError as exc:  # out of memory or processes: this fork only fails
+                    for fd in fds:
+                        os.close(fd)
+                    failed = {"token": token, "error": str(exc)}
+                    channel.sendall(protocol.encode(protocol.FORK_FAILED, failed))
+                    continue
                 if pid == 0:
                     selector.close()
                     for pidfd, (_, fork_channel) in forks.items():
@@ -71,7 +80,7 @@ def serve_as_snapshot(channel: socket.socket) -> tuple[socket.socket, float]:
                 pidfd = os.pidfd_open(pid)
                 forks[pidfd] = (pid, channel_fd)
                 selector.register(pidfd, selectors.EVENT_READ)
-                channel.sendall(protocol.encode(protocol.FORKED, {"pid": pid}))
+                channel.sendall(protocol.encode(protocol.FORKED, {"pid": pid, "token": token}))
             else:
                 pidfd = int(key.fd)
                 pid, channel_fd = forks.pop(pidfd)
@@ -82,9 +91,11 @@ def serve_as_snapshot(channel: socket.socket) -> tuple[socket.socket, float]:
                     exited: dict[str, Any] = {"signal": os.WTERMSIG(status)}
                 else:
                     exited = {"code": os.waitstatus_to_exitcode(status)}
-                with contextlib.suppress(OSError):  # the engine may have closed its end already
-                    os.write(channel_fd, protocol.encode(protocol.EXITED, exited))
-                os.close(channel_fd)
+                # MSG_DONTWAIT: a fork that filled its channel must not stall the fork loop (its
+                # file is shared with the fork: O_NONBLOCK on it would be the fork's too).
+                with socket.socket(fileno=channel_fd) as exiting, contextlib.suppress(OSError):
+                    frame = protocol.encode(protocol.EXITED, exited)
+                    exiting.send(frame, socket.MSG_DONTWAIT)
 
 
 def _become_restored(
@@ -96,11 +107,11 @@ def _become_restored(
         # A fork does not inherit it: an instance never outlives its snapshot.
         linux.prctl(linux.PR_SET_PDEATHSIG, isolate.SIGKILL)
         isolate.join_cgroups(procs_fds)
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
         if meta.get("private_tmp"):
             _private_tmp(meta["tmp_mb"], meta["uid"], meta["gid"])
         snapshot_channel.detach()  # fd 3: replaced just below
-        os.dup2(output_fd, 1)
-        os.dup2(output_fd, 2)
         os.dup2(channel_fd, CHANNEL_FD)
         os.close(output_fd)
         os.close(channel_fd)
@@ -121,12 +132,20 @@ def _become_restored(
 
 def _private_tmp(size_mb: int, uid: int, gid: int) -> None:
     """A /tmp of this instance's own, though it has no privileges left: in a user namespace of
-    its own (mapping its ids to themselves) it may mount a tmpfs in a mount namespace of its own."""
+    its own (mapping its ids to themselves) it may mount a tmpfs in a mount namespace of its own.
+
+    Hosts that forbid unprivileged user namespaces (a sysctl, AppArmor) leave the fork with the
+    snapshot's /tmp, shared with its version's other forks: degraded, not failed."""
     linux.prctl(PR_SET_DUMPABLE, 1)  # else its /proc files are root's and its id maps unwritable
-    linux.unshare(linux.CLONE_NEWUSER | linux.CLONE_NEWNS)
-    linux.map_ids(uid, uid, gid, gid)
-    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
-    private = linux.MS_NOSUID | linux.MS_NODEV
-    linux.mount("tmpfs", "/tmp", "tmpfs", private, f"size={size_mb}m,mode=1777")
-    linux.drop_capabilities()
-    linux.prctl(PR_SET_DUMPABLE, 0)
+    try:
+        linux.unshare(linux.CLONE_NEWUSER | linux.CLONE_NEWNS)
+        linux.map_ids(uid, uid, gid, gid)
+        linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+        private = linux.MS_NOSUID | linux.MS_NODEV
+        linux.mount("tmpfs", "/tmp", "tmpfs", private, f"size={size_mb}m,mode=1777")
+    except OSError as exc:
+        print(f"[gureum] no private /tmp for this instance: {exc}", file=sys.stderr, flush=True)
+    finally:
+        with contextlib.suppress(OSError):
+            linux.drop_capabilities()  # those the new user namespace gave, if it was made
+        linux.prctl(PR_SET_DUMPABLE, 0)

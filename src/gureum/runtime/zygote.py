@@ -28,12 +28,19 @@ from typing import Any, NoReturn
 from . import bootstrap, init, isolate, linux, protocol, snapshot_restore_py, template
 
 CHANNEL_FD = 3
+INSTANCE_OOM_SCORE = 1000
 MAX_MESSAGE = 64 * 1024
 MAX_FDS = 8
 
 
 class Zygote:
-    def __init__(self, control: socket.socket, mode: str, rootfs: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        control: socket.socket,
+        mode: str,
+        rootfs: dict[str, Any] | None,
+        oom_score: int | None = None,
+    ) -> None:
         self.control = control
         self.mode = mode
         self.rootfs = rootfs
@@ -42,6 +49,7 @@ class Zygote:
         self.selector = selectors.DefaultSelector()
         self.selector.register(control, selectors.EVENT_READ)
         self.pidfds: dict[int, int] = {}  # pidfd -> pid
+        self.oom_score = oom_score  # an fd on this process's oom_score_adj, if it could open it
         self.pidfd_by_pid: dict[int, int] = {}
 
     def send(self, message: dict[str, Any]) -> None:
@@ -70,6 +78,10 @@ class Zygote:
 
     def spawn(self, spec: dict[str, Any], fds: list[int]) -> None:
         channel_fd, output_fd, *cgroup_fds = fds
+        # Memory is overcommitted: if the host runs out, its OOM killer must take an instance,
+        # not the zygote (whose death ends them all) nor gureum. The child inherits the score
+        # set just for its birth (after its clone it may no longer write its own /proc).
+        self.set_oom_score(INSTANCE_OOM_SCORE)
         try:
             if self.mode == "process":
                 pid = os.fork()
@@ -78,12 +90,14 @@ class Zygote:
             else:
                 pid = linux.clone_process(isolate.NAMESPACES)
         except OSError as exc:
+            self.set_oom_score(0)
             for fd in fds:
                 os.close(fd)
             self.send({"op": "spawn_failed", "token": spec["token"], "error": str(exc)})
             return
         if pid == 0:
             self.become_instance(spec, channel_fd, output_fd, cgroup_fds)
+        self.set_oom_score(0)
         for fd in fds:
             os.close(fd)
         pidfd = os.pidfd_open(pid)
@@ -91,6 +105,11 @@ class Zygote:
         self.pidfd_by_pid[pid] = pidfd
         self.selector.register(pidfd, selectors.EVENT_READ)
         self.send({"op": "spawned", "token": spec["token"], "pid": pid})
+
+    def set_oom_score(self, score: int) -> None:
+        if self.oom_score is not None:
+            with contextlib.suppress(OSError):
+                os.pwrite(self.oom_score, str(score).encode(), 0)
 
     def become_instance(
         self, spec: dict[str, Any], channel_fd: int, output_fd: int, cgroup_fds: list[int]
@@ -207,11 +226,11 @@ def _sandbox_failed(channel_fd: int) -> NoReturn:
 
 def main(config: dict[str, Any]) -> NoReturn:
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-    # Memory is overcommitted: if the host runs out, its OOM killer must take an instance (they
-    # all inherit this), never gureum itself. Raising one's own score needs no privilege.
-    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as score:
-        score.write("1000")
     control = socket.socket(fileno=config["control_fd"])
+    try:  # opened now: inside the template root there is no /proc
+        oom_score: int | None = os.open("/proc/self/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        oom_score = None
     if config["mode"] == "full":
         template.enter(config["rootfs"])
     for name in config.get("preload", []):
@@ -222,4 +241,4 @@ def main(config: dict[str, Any]) -> NoReturn:
     gc.collect()
     gc.freeze()
     sys.stdout.flush()
-    Zygote(control, config["mode"], config["rootfs"]).run()
+    Zygote(control, config["mode"], config["rootfs"], oom_score).run()

@@ -121,7 +121,10 @@ class Sandbox:
             return self.zygote.has_exited(self.pid)
         if self.pidfd is None:
             return False
-        return bool(select.select([self.pidfd], [], [], 0)[0])
+        # poll, not select: pidfds past 1024 are usual with hundreds of instances.
+        poller = select.poll()
+        poller.register(self.pidfd, select.POLLIN)
+        return bool(poller.poll(0))
 
 
 class SandboxManager:
@@ -357,6 +360,7 @@ class SandboxManager:
         cgroup, channel and output of its own. Its FORKED reply comes on the snapshot's channel;
         call ``adopt`` once the new instance is READY."""
         meta = {
+            "token": instance_id,  # echoed in the snapshot's reply
             "tmp_mb": tmp_mb,
             "private_tmp": self.level != "process",
             "uid": SANDBOX_UID,
