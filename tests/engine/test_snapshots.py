@@ -42,7 +42,12 @@ def handler(event, context):
     time.sleep(event.get("sleep", 0))
     with open(f"/tmp/{context.aws_request_id}", "w") as f:
         f.write("mine")
-    return {**STATE, "random": random.random(), "tmp": sorted(os.listdir("/tmp"))}
+    return {
+        **STATE,
+        "random": random.random(),
+        "tmp": sorted(os.listdir("/tmp")),
+        "init_type": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"],
+    }
 """
 
 
@@ -84,6 +89,7 @@ async def test_init_runs_once_and_each_forked_instance_has_its_own_state(
         assert state["order"] == ["second", "first"]
         assert state["restored"] == 1
         assert state["tag"] == "again"
+        assert state["init_type"] == "snap-start"  # as Lambda says for a SnapStart version
         if platform.isolation == "full":
             assert len(state["tmp"]) == 1  # /tmp is the fork's own
     assert len({state["random"] for state in seen}) == 3  # re-seeded in every fork

@@ -6,6 +6,7 @@ import secrets
 import time
 
 from ..types import FunctionConfig
+from . import snapshots
 
 
 def log_stream_name(version: str, now: float) -> str:
@@ -28,7 +29,10 @@ def instance_environment(
             "AWS_LAMBDA_FUNCTION_NAME": config.name,
             "AWS_LAMBDA_FUNCTION_VERSION": config.version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            # Lambda's value for the init of a version that has a snapshot.
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"
+            if snapshots.applies(config)
+            else "on-demand",
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name(config.version, now),
             "LAMBDA_TASK_ROOT": task_root,
