@@ -534,7 +534,8 @@ async def test_fork_bomb_is_contained_and_cleaned_up(isolated_platform: Platform
     assert isolated_platform.engine.instances("bomb") == []
     assert isolated_platform.engine.instances("echo") == [echo_instance]
     # What is left: the echo instance, and the shells kept ready for the next cold starts.
-    await isolated_platform.sandboxes.settle_shells()
+    async with asyncio.timeout(BOMB_GUARD_S):
+        await isolated_platform.sandboxes.settle()
     shells = isolated_platform.sandboxes.shells.get(HOST_RUNTIME)
     expected = {_cgroup_name(echo_instance)}
     expected |= {s.cgroup.directories[0].name for s in shells.idle if s.cgroup} if shells else set()

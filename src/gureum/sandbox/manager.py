@@ -34,6 +34,9 @@ TASK_ROOT = "/var/task"
 MAX_PROCESSES = 1024  # Lambda's per-environment process and thread limit
 MAX_OPEN_FILES = 1024
 EXIT_WAIT_S = 10.0
+# How long destroy() itself waits for an instance's cgroup to empty before leaving the rest to
+# a background task.
+QUICK_REMOVAL_S = 1.0
 # A shell's memory limit until it has a function: the runtime shim and its init need ~10 MB.
 SHELL_MEMORY_MB = 128
 
@@ -148,6 +151,7 @@ class SandboxManager:
         self.use_shells = shells
         self.monotonic = monotonic  # paces shell pools' demand window
         self.shell_ids = itertools.count(1)
+        self.lingering: set[asyncio.Task[bool]] = set()  # cgroup removals still waiting
         if self.level == "process":
             log.warning("isolation level 'process': functions run UNISOLATED (development only)")
 
@@ -409,20 +413,45 @@ class SandboxManager:
         if sandbox.pidfd is not None:
             os.close(sandbox.pidfd)
             sandbox.pidfd = None
-        if sandbox.cgroup is not None:
-            # Processes of a dead PID namespace take a moment to leave their cgroup (a thousand
-            # of them, a few hundred ms). cgroup v1 has no event for it: poll, backing off.
-            delay = 0.005
-            for _ in range(40):
-                if sandbox.cgroup.remove():
-                    break
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.25)
+        if sandbox.cgroup is not None and not await _remove_cgroup(sandbox.cgroup, QUICK_REMOVAL_S):
+            # A killed fork bomb's thousand processes can take many seconds to leave on a busy
+            # host: finish the clean-up in the background instead of holding up the caller.
+            task = asyncio.create_task(_remove_cgroup(sandbox.cgroup, None))
+            self.lingering.add(task)
+            task.add_done_callback(self.lingering.discard)
+
+    async def settle(self) -> None:
+        """Wait until shell pools are topped up and every destroyed instance's cgroup is gone
+        (tests use this)."""
+        await self.settle_shells()
+        while self.lingering:
+            await asyncio.wait(list(self.lingering))
 
     async def aclose(self) -> None:
+        if self.lingering:
+            # Bounded: a shutdown must end even if the kernel keeps a cgroup busy.
+            _, pending = await asyncio.wait(list(self.lingering), timeout=EXIT_WAIT_S)
+            for task in pending:
+                task.cancel()
         for pool in self.shells.values():
             await pool.aclose()
         self.shells.clear()
         for zygote in self.zygotes.values():
             await zygote.aclose()
         self.zygotes.clear()
+
+
+async def _remove_cgroup(cgroup: InstanceCgroup, within_s: float | None) -> bool:
+    """Remove the cgroup once its processes have left; False if that took longer than
+    ``within_s`` (None: keep trying). Processes of a dead PID namespace take a moment to leave
+    (a thousand of them, seconds on a busy host); cgroup v1 has no event for it: poll, backing
+    off."""
+    loop = asyncio.get_running_loop()
+    give_up = None if within_s is None else loop.time() + within_s
+    delay = 0.005
+    while not cgroup.remove():
+        if give_up is not None and loop.time() >= give_up:
+            return False
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.25)
+    return True
