@@ -21,6 +21,8 @@ from . import validation
 from .clock import Clock, SystemClock
 from .engine.engine import Engine, EngineSettings
 from .errors import InvalidParameterValueException, ResourceNotFoundException
+from .events.delivery import DeliverySettings
+from .events.invocations import AsyncInvocations, FunctionFacts
 from .layers import Layers
 from .provisioning import Provisioning
 from .sandbox.manager import SandboxManager
@@ -47,6 +49,9 @@ class PlatformSettings:
     log_retention_bytes: int = 64 * 1024 * 1024  # per function
     # Keep pre-isolated shells ready for cold starts (at `full` and `process`; docs/decisions/0007).
     shells: bool = True
+    events: DeliverySettings = field(default_factory=DeliverySettings)
+    # Commit accepted events with fsync (survives power loss, not only a crash of gureum).
+    events_fsync: bool = True
 
 
 def _now_iso(clock: Clock) -> str:
@@ -77,8 +82,11 @@ class Functions:
         role: str = "",
         layers: Sequence[str] | None = None,
         snap_start: str = "None",
+        dead_letter_arn: str = "",
     ) -> FunctionConfig:
         p = self._platform
+        if dead_letter_arn:
+            p.events.check_destination(dead_letter_arn)
         config = FunctionConfig(
             name=validation.validate_function_name(name),
             runtime=validation.validate_runtime(runtime, available_runtimes()),
@@ -94,6 +102,7 @@ class Functions:
             ephemeral_storage_mb=validation.validate_ephemeral_storage(ephemeral_storage_mb),
             reserved_concurrency=self._check_reservation(name, reserved_concurrency),
             snap_start=validation.validate_snap_start(snap_start),
+            dead_letter_arn=dead_letter_arn,
         )
         ref = await asyncio.to_thread(p.code.prepare, code)
         config = dataclasses.replace(
@@ -134,8 +143,13 @@ class Functions:
         role: str | None = None,
         layers: Sequence[str] | None = None,
         snap_start: str | None = None,
+        dead_letter_arn: str | None = None,
     ) -> FunctionConfig:
         changes: dict[str, object] = {}
+        if dead_letter_arn is not None:
+            if dead_letter_arn:
+                self._platform.events.check_destination(dead_letter_arn)
+            changes["dead_letter_arn"] = dead_letter_arn
         if snap_start is not None:
             changes["snap_start"] = validation.validate_snap_start(snap_start)
         if layers is not None:
@@ -213,6 +227,7 @@ class Functions:
         p.versions.forget(name)
         p.aliases.forget(name)
         p.provisioning.forget(name)
+        await p.events.forget_function(name)
         p.engine.admission.set_reserved(name, None)
         await p.engine.retire_function(name)
         await p.telemetry.delete_function(name)
@@ -259,6 +274,22 @@ class Platform:
         self.aliases = Aliases(self)
         self.aliases.load()
         self.provisioning = Provisioning(self)
+        engine_settings = settings.engine
+        facts = FunctionFacts(
+            function_arn=engine_settings.function_arn,
+            dead_letter_arn=lambda name: getattr(self.configs.get(name), "dead_letter_arn", None),
+            new_request_id=self.engine.request_ids,
+            region=engine_settings.region,
+            account=engine_settings.account_id,
+        )
+        self.events = AsyncInvocations(
+            data_dir / "events.db",
+            self._invoke_queued,
+            facts,
+            clock,
+            settings.events,
+            fsync=settings.events_fsync,
+        )
 
     @property
     def isolation(self) -> IsolationLevel:
@@ -293,6 +324,20 @@ class Platform:
             options = dataclasses.replace(options or InvokeOptions(), qualifier=qualifier)
         return await self.engine.invoke(config, payload, options)
 
+    async def invoke_async(
+        self, name: str, payload: bytes = b"", qualifier: str | None = None
+    ) -> str:
+        """Queue an invocation (Lambda's InvocationType=Event); returns its request id once the
+        event is committed to disk. Delivery, retries and destinations follow."""
+        self.resolve(name, qualifier)  # refuse an unknown function now, not at delivery
+        return await self.events.accept(name, qualifier, payload)
+
+    async def _invoke_queued(
+        self, name: str, qualifier: str | None, payload: bytes, request_id: str
+    ) -> InvocationResult:
+        options = InvokeOptions(request_id=request_id)
+        return await self.invoke(name, payload, options, qualifier)
+
     async def logs(
         self,
         name: str,
@@ -310,6 +355,7 @@ class Platform:
         return await self.telemetry.stats(name, since=since)
 
     async def aclose(self) -> None:
+        await self.events.aclose()
         for setting in self.provisioning.settings.values():
             if setting.task is not None:
                 setting.task.cancel()
@@ -357,5 +403,6 @@ async def open_platform(
     (data_dir / "sandbox").mkdir(exist_ok=True)
     platform = Platform(data_dir, settings, clock, registry, code, telemetry, sandboxes)
     platform.engine.start()
+    await platform.events.start()
     platform.provisioning.restore()
     return platform

@@ -36,6 +36,8 @@ class FunctionConfig:
     # SnapStart: "None"; "PublishedVersions" (Lambda's ApplyOn: versions fork from an initialised
     # instance); or gureum's "All": $LATEST too (set through gureum.yaml or the Python API).
     snap_start: str = "None"
+    # Where an asynchronous invocation that failed for good is sent (Lambda's DeadLetterConfig).
+    dead_letter_arn: str = ""
     version: str = LATEST
     # Changes on every update: instances of an older revision are never reused.
     revision_id: str = ""
@@ -49,6 +51,8 @@ class InvokeOptions:
     client_context: str | None = None  # base64 JSON, as Lambda's X-Amz-Client-Context
     identity: Mapping[str, str] | None = None  # Cognito identity, for context.identity
     qualifier: str | None = None  # as invoked (version or alias): part of the invoked ARN
+    # Given when the id was handed out before the invocation (asynchronous ones, at accept).
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

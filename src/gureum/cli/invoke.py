@@ -80,7 +80,11 @@ def invoke(
         body: bytes = response["Payload"].read()
     status = response["StatusCode"]
     if is_async:
-        typer.echo(json.dumps({"statusCode": status}) if as_json else f"{status} Accepted")
+        request_id = response["ResponseMetadata"].get("RequestId", "")
+        if as_json:
+            typer.echo(json.dumps({"statusCode": status, "requestId": request_id}))
+        else:
+            typer.echo(f"{status} Accepted (request {request_id}: queued on disk, delivered next)")
         return
     tail = None
     if show_logs:

@@ -134,12 +134,43 @@ def serve_command(
             help="none or sigv4 (default: none on loopback, sigv4 on any other address).",
         ),
     ] = None,
+    isolation: Annotated[
+        str | None,
+        typer.Option(
+            envvar="GUREUM_ISOLATION",
+            help="full, rootless or process (default: the strongest available).",
+        ),
+    ] = None,
+    async_retry_delays: Annotated[
+        str,
+        typer.Option(
+            envvar="GUREUM_ASYNC_RETRY_DELAYS",
+            help="Seconds before the 1st and 2nd retry of a failed asynchronous invocation.",
+        ),
+    ] = "60,120",
 ) -> None:
     """Serve the Lambda API (boto3 and the AWS CLI work against it) until SIGINT or SIGTERM."""
+    from ..events.delivery import DeliverySettings
+    from ..platform import PlatformSettings
     from .paths import default_data_dir
     from .serve import serve
 
-    serve(host, port, data_dir or default_data_dir(), auth)
+    if isolation not in (None, *ISOLATION_LEVELS):
+        choices = ", ".join(ISOLATION_LEVELS)
+        raise typer.BadParameter(f"expected one of {choices}", param_hint="--isolation")
+    try:
+        delays = tuple(float(d) for d in async_retry_delays.split(","))
+    except ValueError:
+        delays = ()
+    if len(delays) != 2 or any(d < 0 for d in delays):
+        raise typer.BadParameter(
+            "expected two numbers of seconds, e.g. 60,120", param_hint="--async-retry-delays"
+        )
+    settings = PlatformSettings(
+        isolation=isolation,  # type: ignore[arg-type]
+        events=DeliverySettings(retry_delays_s=delays),
+    )
+    serve(host, port, data_dir or default_data_dir(), auth, settings)
 
 
 @app.command()

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 from ..gateway.app import create_app
 from ..gateway.auth import RequireSignature
 from ..gateway.lambda_api import LambdaContext
+from ..platform import PlatformSettings
 from ..store.keys import KeyStore
 
 AUTH_MODES = ("none", "sigv4")
@@ -61,7 +62,13 @@ def protect_from_oom_killer() -> None:
         score.write("-500")
 
 
-def serve(host: str, port: int, data_dir: Path, auth: str | None = None) -> None:
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path,
+    auth: str | None = None,
+    settings: PlatformSettings | None = None,
+) -> None:
     mode = choose_auth(host, auth)
     protect_from_oom_killer()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -81,7 +88,7 @@ def serve(host: str, port: int, data_dir: Path, auth: str | None = None) -> None
         else:
             typer.echo("auth: sigv4 (no access keys yet: create one with `gureum keys create`)")
 
-    app: ASGIApp = create_app(data_dir, on_ready=announce)
+    app: ASGIApp = create_app(data_dir, settings, on_ready=announce)
     if keys is not None:
         app = RequireSignature(app, keys.secret_for)
     # No proxy-header rewriting: gureum is reached directly, and each request pays for it.

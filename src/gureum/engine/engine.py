@@ -159,7 +159,7 @@ class Engine:
     async def _invoke_admitted(
         self, config: FunctionConfig, payload: bytes, options: InvokeOptions
     ) -> InvocationResult:
-        request_id = self.request_ids()
+        request_id = options.request_id or self.request_ids()
         started_wall = self.clock.time()
         wait_started = time.perf_counter()
         init_error = None

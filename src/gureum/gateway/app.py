@@ -136,7 +136,8 @@ def create_app(
 
     async def function_stats(request: Request) -> Response:
         """gureum's own per-function figures (CloudWatch metrics on AWS): invocations, errors,
-        cold starts, duration percentiles, init/restore/instance-wait averages, billing;
+        cold starts, duration percentiles, init/restore/instance-wait averages, billing, and
+        its asynchronous queue (depth, oldest event's age, retries, outcomes);
         ?since= (epoch seconds) limits them to the invocations that started since then."""
         context = state["lambda"]
         try:
@@ -148,7 +149,8 @@ def create_app(
             return _error_response(service, error)
         except ValueError:
             return _error_response(service, InvalidParameterValueException("bad since"))
-        return JSONResponse(dataclasses.asdict(stats))
+        queue = await context.platform.events.stats(name)
+        return JSONResponse({**dataclasses.asdict(stats), "async": dataclasses.asdict(queue)})
 
     routes = [
         Route("/health", health, methods=["GET"]),

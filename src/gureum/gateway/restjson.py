@@ -210,6 +210,9 @@ class RestJsonService:
         if body is None:
             body = json.dumps(document).encode()
             headers.append(("Content-Type", "application/json"))
+        request_id = result.get(REQUEST_ID)
+        if request_id is not None:
+            headers.append(("x-amzn-RequestId", request_id))
         return Response(status, headers, body)
 
     def serialize_error(self, error: GureumError) -> Response:
@@ -221,6 +224,10 @@ class RestJsonService:
         if retry_after is not None:
             headers.append(("Retry-After", str(retry_after)))
         return Response(error.status, headers, json.dumps(error.to_dict()).encode())
+
+
+# An operation's result may carry the request id its response header reports under this key.
+REQUEST_ID = "__request_id"
 
 
 def _prefix(path: str) -> str:

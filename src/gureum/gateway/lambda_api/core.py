@@ -142,6 +142,8 @@ def configuration(ctx: LambdaContext, config: FunctionConfig) -> dict[str, Any]:
             "OptimizationStatus": "On" if snapshots.applies(config) else "Off",
         },
     }
+    if config.dead_letter_arn:
+        result["DeadLetterConfig"] = {"TargetArn": config.dead_letter_arn}
     if config.env:
         result["Environment"] = {"Variables": dict(config.env)}
     if config.layers:

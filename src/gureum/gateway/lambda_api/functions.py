@@ -39,6 +39,7 @@ async def create_function(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, An
         snap_start=p.get("SnapStart", {}).get("ApplyOn", "None"),
         role=p.get("Role", ""),
         layers=p.get("Layers"),
+        dead_letter_arn=p.get("DeadLetterConfig", {}).get("TargetArn", ""),
     )
     tags = p.get("Tags")
     if tags:
@@ -109,6 +110,9 @@ async def update_function_configuration(ctx: LambdaContext, p: dict[str, Any]) -
         snap_start=p.get("SnapStart", {}).get("ApplyOn"),
         role=p.get("Role"),
         layers=p.get("Layers"),
+        dead_letter_arn=p["DeadLetterConfig"].get("TargetArn", "")
+        if "DeadLetterConfig" in p
+        else None,
     )
     return configuration(ctx, updated)
 

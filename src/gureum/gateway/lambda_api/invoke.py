@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from ...errors import InvalidParameterValueException, RequestTooLargeException
 from ...runtime.bootstrap import UNMARSHAL_ERROR, UNMARSHAL_PREFIX
 from ...types import InvokeOptions
-from ..restjson import InvalidRequestContentException
+from ..restjson import REQUEST_ID, InvalidRequestContentException
 from .core import (
     ASYNC_PAYLOAD_LIMIT,
     LOG_TAIL_BYTES,
@@ -36,11 +35,9 @@ async def invoke(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
             raise RequestTooLargeException(
                 f"Request must be smaller than {ASYNC_PAYLOAD_LIMIT} bytes for the Event invocation"
             )
-        # Not yet durable: the events issue puts a persistent queue here.
-        task = asyncio.create_task(ctx.platform.invoke(name, payload, options, qualifier))
-        ctx.background.add(task)
-        task.add_done_callback(ctx.background.discard)
-        return {"StatusCode": 202}
+        # 202 only once the event is on disk: from here on it is delivered, whatever happens.
+        request_id = await ctx.platform.invoke_async(name, payload, qualifier)
+        return {"StatusCode": 202, REQUEST_ID: request_id}
     if kind != "RequestResponse":
         raise InvalidParameterValueException(f"Unknown InvocationType: {kind}")
     if len(payload) > SYNC_PAYLOAD_LIMIT:
@@ -56,6 +53,7 @@ async def invoke(ctx: LambdaContext, p: dict[str, Any]) -> dict[str, Any]:
         "Payload": result.payload,
         "ExecutedVersion": result.executed_version,
         "FunctionError": result.function_error,
+        REQUEST_ID: result.record.request_id,
     }
     if p.get("LogType") == "Tail":
         tail = result.logs.encode()[-LOG_TAIL_BYTES:]
