@@ -23,6 +23,7 @@ from .engine.engine import Engine, EngineSettings
 from .errors import InvalidParameterValueException, ResourceNotFoundException
 from .events.delivery import DeliverySettings
 from .events.invocations import AsyncInvocations, FunctionFacts
+from .events.schedules import Schedules
 from .layers import Layers
 from .provisioning import Provisioning
 from .sandbox.manager import SandboxManager
@@ -52,6 +53,8 @@ class PlatformSettings:
     events: DeliverySettings = field(default_factory=DeliverySettings)
     # Commit accepted events with fsync (survives power loss, not only a crash of gureum).
     events_fsync: bool = True
+    # How long before a scheduled tick its function gets a warm instance (0: never).
+    schedule_warm_lead_s: float = 2.0
 
 
 def _now_iso(clock: Clock) -> str:
@@ -290,6 +293,16 @@ class Platform:
             settings.events,
             fsync=settings.events_fsync,
         )
+        self.schedules = Schedules(
+            self.events.queue,
+            self.events.delivery.notify,
+            clock,
+            region=engine_settings.region,
+            account=engine_settings.account_id,
+            check_target=self.resolve,
+            prewarm=self._prewarm,
+            warm_lead_s=settings.schedule_warm_lead_s,
+        )
 
     @property
     def isolation(self) -> IsolationLevel:
@@ -332,6 +345,9 @@ class Platform:
         self.resolve(name, qualifier)  # refuse an unknown function now, not at delivery
         return await self.events.accept(name, qualifier, payload)
 
+    async def _prewarm(self, name: str, qualifier: str | None) -> bool:
+        return await self.engine.prewarm(self.resolve(name, qualifier))
+
     async def _invoke_queued(
         self, name: str, qualifier: str | None, payload: bytes, request_id: str
     ) -> InvocationResult:
@@ -355,6 +371,7 @@ class Platform:
         return await self.telemetry.stats(name, since=since)
 
     async def aclose(self) -> None:
+        await self.schedules.aclose()
         await self.events.aclose()
         for setting in self.provisioning.settings.values():
             if setting.task is not None:
@@ -404,5 +421,6 @@ async def open_platform(
     platform = Platform(data_dir, settings, clock, registry, code, telemetry, sandboxes)
     platform.engine.start()
     await platform.events.start()
+    await platform.schedules.start()
     platform.provisioning.restore()
     return platform

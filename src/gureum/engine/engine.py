@@ -135,6 +135,10 @@ class Engine:
         """Stop instances idle for longer than the keep-alive; returns how many were stopped."""
         return await self.fleet.reap_idle(self.settings.keep_alive_s)
 
+    async def prewarm(self, config: FunctionConfig) -> bool:
+        """Start an instance ahead of an invocation known to be coming (predictive warm-up)."""
+        return await self.fleet.prewarm(config)
+
     async def retire_function(
         self, name: str, version: str | None = None, keep_revision: str | None = None
     ) -> None:

@@ -187,6 +187,18 @@ class Fleet:
         if failure is not None:
             raise failure
 
+    async def prewarm(self, config: FunctionConfig) -> bool:
+        """Make sure one initialised instance of this revision is idle (a scheduled invocation
+        is about to arrive); True if one was started. An init error is not raised: the
+        invocation that follows reports it as usual."""
+        pool = self.pools.get(pool_key(config))
+        if pool is not None and pool.idle:
+            return False
+        instance, init_error = await self.cold_start(config)
+        self.sandboxes.replenish(config.runtime)
+        await self.release(instance, init_error is None)
+        return init_error is None
+
     def provisioned_ready(self, config: FunctionConfig) -> int:
         return min(len(self.pool(config)), self.provisioned.get(pool_key(config), 0))
 

@@ -50,6 +50,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    (
+        # last_tick is the schedule's state: written with the event it fired, in one commit.
+        """
+        CREATE TABLE schedules (
+            grp       TEXT NOT NULL,
+            name      TEXT NOT NULL,
+            config    TEXT NOT NULL,
+            last_tick REAL,
+            PRIMARY KEY (grp, name)
+        )
+        """,
+    ),
 )
 
 OUTCOMES = ("succeeded", "failed", "dropped")
@@ -100,7 +112,7 @@ class EventQueue:
 
     async def accept(self, event: NewEvent, now: float) -> None:
         """Returns once the event is committed."""
-        await self.db.run(lambda c: _insert(c, event, now))
+        await self.db.run(lambda c: insert_event(c, event, now))
 
     async def lease_due(self, now: float, limit: int) -> list[QueuedEvent]:
         """Up to ``limit`` events due by ``now``, oldest first, leased to this process."""
@@ -134,7 +146,7 @@ class EventQueue:
         def finish(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM events WHERE id = ?", (event.id,))
             for follow_up in follow_ups:
-                _insert(conn, follow_up, now)
+                insert_event(conn, follow_up, now)
             _count(conn, event.function, outcome)
 
         await self.db.run(finish)
@@ -204,7 +216,7 @@ class EventQueue:
         )
 
 
-def _insert(conn: sqlite3.Connection, event: NewEvent, now: float) -> None:
+def insert_event(conn: sqlite3.Connection, event: NewEvent, now: float) -> None:
     conn.execute(
         "INSERT INTO events (function, qualifier, payload, request_id, accepted_at, due_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",
