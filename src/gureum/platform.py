@@ -24,6 +24,7 @@ from .errors import InvalidParameterValueException, ResourceNotFoundException
 from .events.delivery import DeliverySettings
 from .events.invocations import AsyncInvocations, FunctionFacts
 from .events.schedules import Schedules
+from .http_endpoints import HttpEndpoints
 from .layers import Layers
 from .provisioning import Provisioning
 from .sandbox.manager import SandboxManager
@@ -230,6 +231,7 @@ class Functions:
         p.versions.forget(name)
         p.aliases.forget(name)
         p.provisioning.forget(name)
+        await p.http.forget_function(name)
         await p.events.forget_function(name)
         p.engine.admission.set_reserved(name, None)
         await p.engine.retire_function(name)
@@ -277,6 +279,7 @@ class Platform:
         self.aliases = Aliases(self)
         self.aliases.load()
         self.provisioning = Provisioning(self)
+        self.http = HttpEndpoints(self, data_dir / "http.db")
         engine_settings = settings.engine
         facts = FunctionFacts(
             function_arn=engine_settings.function_arn,
@@ -379,6 +382,7 @@ class Platform:
         await self.engine.aclose()
         await self.sandboxes.aclose()
         await self.telemetry.aclose()
+        self.http.close()
         self.registry.close()
 
     async def __aenter__(self) -> Platform:
@@ -419,6 +423,7 @@ async def open_platform(
     )
     (data_dir / "sandbox").mkdir(exist_ok=True)
     platform = Platform(data_dir, settings, clock, registry, code, telemetry, sandboxes)
+    await platform.http.load()
     platform.engine.start()
     await platform.events.start()
     await platform.schedules.start()

@@ -31,11 +31,12 @@ class Server:
     process: subprocess.Popen[str]
     banner: list[str]
     clients: list[Any] = field(default_factory=list)
+    http_url: str = ""  # the user-facing listener: function URLs and HTTP routes
 
-    def client(self, **config: Any) -> Any:
-        """A boto3 Lambda client for this server, closed when the server stops."""
+    def client(self, service: str = "lambda", **config: Any) -> Any:
+        """A boto3 client of ``service`` for this server, closed when the server stops."""
         client = boto3.client(
-            "lambda",
+            service,
             endpoint_url=self.url,
             region_name="us-east-1",
             aws_access_key_id="test",
@@ -63,7 +64,12 @@ class Server:
 
 def start_server(data_dir: Path, *extra: str) -> Server:
     """Start `gureum serve` on a free port; returns once it announced it is listening."""
-    env = {**os.environ, "GUREUM_DATA_DIR": str(data_dir), "GUREUM_PORT": "0"}
+    env = {
+        **os.environ,
+        "GUREUM_DATA_DIR": str(data_dir),
+        "GUREUM_PORT": "0",
+        "GUREUM_HTTP_PORT": "0",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "gureum", "serve", *extra],
         stdout=subprocess.PIPE,
@@ -72,12 +78,13 @@ def start_server(data_dir: Path, *extra: str) -> Server:
     )
     assert process.stdout is not None
     # The server binds before it starts and prints these lines once it accepts requests.
-    banner = [process.stdout.readline().strip() for _ in range(4)]
+    banner = [process.stdout.readline().strip() for _ in range(5)]
     if not banner[0].startswith("gureum listening on "):
         process.kill()
         raise AssertionError(f"gureum serve did not start: {banner}")
     url = banner[0].removeprefix("gureum listening on ")
-    return Server(url, data_dir, process, banner)
+    http_url = banner[4].removeprefix("functions at ")
+    return Server(url, data_dir, process, banner, http_url=http_url)
 
 
 @pytest.fixture(scope="module")

@@ -85,22 +85,35 @@ class Remote:
 
     def get_json(self, path: str, query: dict[str, str]) -> Any:
         """GET one of gureum's own endpoints, SigV4-signed as the Lambda API's requests are."""
-        url = f"{self.endpoint.rstrip('/')}{path}?{urllib.parse.urlencode(query)}"
-        request = AWSRequest(method="GET", url=url)
+        return self.send_json("GET", path, query)
+
+    def send_json(
+        self, method: str, path: str, query: dict[str, str] | None = None, body: Any = None
+    ) -> Any:
+        """One request to gureum's own endpoints (``/_gureum/...``), with an optional JSON body;
+        returns the JSON answer (None when there is none) or raises ApiError."""
+        url = f"{self.endpoint.rstrip('/')}{path}?{urllib.parse.urlencode(query or {})}"
+        data = None if body is None else json.dumps(body).encode()
+        headers = {} if data is None else {"Content-Type": "application/json"}
+        request = AWSRequest(method=method, url=url, data=data, headers=headers)
         credentials: ReadOnlyCredentials = self.session.get_credentials().get_frozen_credentials()
         SigV4Auth(credentials, "lambda", self.region).add_auth(request)
         prepared = request.prepare()
         try:
             with urllib.request.urlopen(
-                urllib.request.Request(prepared.url, headers=dict(prepared.headers)), timeout=60
+                urllib.request.Request(
+                    prepared.url, data=data, headers=dict(prepared.headers), method=method
+                ),
+                timeout=60,
             ) as response:
-                return json.loads(response.read())
+                answer = response.read()
+                return json.loads(answer) if answer else None
         except urllib.error.HTTPError as error:
-            body = error.read()
+            text = error.read()
             try:
-                message = json.loads(body).get("message") or body.decode()
+                message = json.loads(text).get("message") or text.decode()
             except ValueError:
-                message = body.decode("utf-8", "replace")
+                message = text.decode("utf-8", "replace")
             code = error.headers.get("x-amzn-ErrorType") or f"HTTP {error.code}"
             raise ApiError(code.split(":")[0], message) from error
         except urllib.error.URLError as error:

@@ -124,6 +124,13 @@ def invoke_local(
 def serve_command(
     host: Annotated[str, typer.Option(envvar="GUREUM_HOST", help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="GUREUM_PORT", help="Port (0: any free one).")] = 9000,
+    http_port: Annotated[
+        int,
+        typer.Option(
+            envvar="GUREUM_HTTP_PORT",
+            help="Port of the function URLs and HTTP routes (0: any free one).",
+        ),
+    ] = 9001,
     data_dir: Annotated[
         Path | None, typer.Option(envvar="GUREUM_DATA_DIR", help="Where functions and logs live.")
     ] = None,
@@ -170,7 +177,7 @@ def serve_command(
         isolation=isolation,  # type: ignore[arg-type]
         events=DeliverySettings(retry_delays_s=delays),
     )
-    serve(host, port, data_dir or default_data_dir(), auth, settings)
+    serve(host, port, data_dir or default_data_dir(), auth, settings, http_port)
 
 
 @app.command()

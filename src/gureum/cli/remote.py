@@ -5,7 +5,9 @@
 - ``invoke``: `gureum invoke` and `gureum logs`;
 - ``listing``: `gureum ls` and `gureum rm`;
 - ``versions``: `gureum versions`, `gureum publish` and `gureum alias ...`;
-- ``layers``: `gureum layers ...`.
+- ``layers``: `gureum layers ...`;
+- ``routes``: `gureum routes`;
+- ``schedules``: `gureum schedules ...`.
 
 They work against a remote gureum as against a local one. Exit codes: 0 done, 1 the server or
 the function said no (or cannot be reached), 2 bad input.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import typer
 
-from . import deploy, invoke, layers, listing, versions
+from . import deploy, invoke, layers, listing, routes, schedules, versions
 
 
 def register(app: typer.Typer) -> None:
@@ -29,3 +31,5 @@ def register(app: typer.Typer) -> None:
     app.command()(versions.publish)
     app.add_typer(versions.alias_app, name="alias")
     app.add_typer(layers.app, name="layers")
+    app.command()(routes.routes)
+    app.add_typer(schedules.app, name="schedules")

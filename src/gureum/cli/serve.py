@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import socket
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import typer
@@ -14,6 +16,8 @@ from starlette.types import ASGIApp
 from ..gateway.app import create_app
 from ..gateway.auth import RequireSignature
 from ..gateway.lambda_api import LambdaContext
+from ..gateway.user_http import UserHttp
+from ..http_endpoints import DEFAULT_HTTP_PORT
 from ..platform import PlatformSettings
 from ..store.keys import KeyStore
 
@@ -68,6 +72,7 @@ def serve(
     data_dir: Path,
     auth: str | None = None,
     settings: PlatformSettings | None = None,
+    http_port: int = DEFAULT_HTTP_PORT,
 ) -> None:
     mode = choose_auth(host, auth)
     protect_from_oom_killer()
@@ -76,8 +81,15 @@ def serve(
     # Bound before the app starts, so the announced address is already accepting connections.
     sock = bind(host, port)
     bound_port = sock.getsockname()[1]
+    # The user-facing listener (function URLs, HTTP routes): its own port, so user paths never
+    # collide with the management API's, and its own auth (per function URL, not per server).
+    http_sock = bind(host, http_port)
+    bound_http_port = http_sock.getsockname()[1]
+    user_app = UserHttp(keys.secret_for if keys is not None else None)
 
     def announce(context: LambdaContext) -> None:
+        context.platform.http.port = bound_http_port
+        user_app.platform = context.platform
         typer.echo(f"gureum listening on http://{host}:{bound_port}")
         typer.echo(f"isolation: {context.platform.isolation}")
         typer.echo(f"data dir: {data_dir}")
@@ -87,6 +99,7 @@ def serve(
             typer.echo("auth: sigv4 (every request but GET /health must be signed with a key)")
         else:
             typer.echo("auth: sigv4 (no access keys yet: create one with `gureum keys create`)")
+        typer.echo(f"functions at http://{host}:{bound_http_port}")
 
     app: ASGIApp = create_app(data_dir, settings, on_ready=announce)
     if keys is not None:
@@ -101,9 +114,61 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=30,
     )
-    server = uvicorn.Server(config)
+    user_config = uvicorn.Config(
+        user_app,
+        lifespan="off",  # the platform is opened and closed by the management app's lifespan
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )
+    user_server = _Follower(user_config)
+    user_task: asyncio.Task[None] | None = None
+
+    async def stop_user_server() -> None:
+        user_server.should_exit = True
+        if user_task is not None:
+            await user_task
+
+    async def run_both() -> None:
+        nonlocal user_task
+        user_task = asyncio.create_task(user_server.serve(sockets=[http_sock]))
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            await stop_user_server()
+
+    server = _Leader(config, stop_user_server)
     try:
-        server.run(sockets=[sock])
+        # One loop, one platform: both listeners' requests invoke through the same engine.
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(run_both())
     finally:
         if keys is not None:
             keys.close()
+
+
+class _Leader(uvicorn.Server):
+    """The management server: it owns signals and the lifespan; when it shuts down, the
+    user-facing server drains first, since its requests invoke functions on the platform that
+    the lifespan's end closes."""
+
+    def __init__(
+        self, config: uvicorn.Config, stop_follower: Callable[[], Awaitable[None]]
+    ) -> None:
+        super().__init__(config)
+        self.stop_follower = stop_follower
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await self.stop_follower()
+        await super().shutdown(sockets)
+
+
+class _Follower(uvicorn.Server):
+    """The user-facing server: stopped by the leader, so it leaves the signals to it (the last
+    server to install a handler would otherwise be the only one told)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
 import botocore.session
@@ -29,9 +30,11 @@ from ..errors import (
 )
 from ..platform import Platform, PlatformSettings, open_platform
 from ..sandbox.runtimes import host_runtime
-from . import restjson
+from . import restjson, scheduler_api
 from .lambda_api import OPERATIONS, LambdaContext
 from .lambda_api.core import endpoint_url
+from .own_routes import route_routes
+from .own_schedules import schedule_routes
 from .restjson import RestJsonService
 
 log = logging.getLogger("gureum.gateway")
@@ -157,9 +160,23 @@ def create_app(
         Route("/_gureum/functions/{name}/stats", function_stats, methods=["GET"]),
         Route("/_gureum/code/{sha}", code_download, methods=["GET"]),
         Route("/_gureum/functions/{name}/logs", function_logs, methods=["GET"]),
+        *schedule_routes(lambda: state["lambda"], lambda e: _error_response(service, e)),
+        *route_routes(lambda: state["lambda"], lambda e: _error_response(service, e)),
     ]
     starlette = Starlette(routes=routes, lifespan=lifespan)
-    return ApiDispatcher(service, lambda: state["lambda"], starlette)
+    scheduler = Api(
+        scheduler_api.PREFIXES, scheduler_api.scheduler_service(), scheduler_api.OPERATIONS
+    )
+    return ApiDispatcher(service, lambda: state["lambda"], starlette, [scheduler])
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Api:
+    """One AWS API served on the endpoint: its paths' prefixes, its model, its operations."""
+
+    prefixes: tuple[str, ...]
+    service: RestJsonService
+    operations: Mapping[str, Callable[[LambdaContext, dict[str, Any]], Awaitable[dict[str, Any]]]]
 
 
 class ApiDispatcher:
@@ -170,45 +187,58 @@ class ApiDispatcher:
     """
 
     def __init__(
-        self, service: RestJsonService, context: Callable[[], LambdaContext], other: ASGIApp
+        self,
+        service: RestJsonService,
+        context: Callable[[], LambdaContext],
+        other: ASGIApp,
+        more: Sequence[Api] = (),
     ) -> None:
         self.service = service
         self.context = context
         self.other = other
+        self.lambda_api = Api((), service, OPERATIONS)
+        self.more = tuple(more)  # other AWS APIs, told apart by their paths' prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] != "http" or path.startswith(OWN_PREFIXES):
             await self.other(scope, receive, send)
             return
+        api = self.lambda_api
+        for candidate in self.more:
+            if path.startswith(candidate.prefixes):
+                api = candidate
         try:
-            reply = await self.dispatch(scope, path, receive)
+            reply = await self.dispatch(api, scope, path, receive)
         except GureumError as error:
-            reply = self.service.serialize_error(error)
+            reply = api.service.serialize_error(error)
         except Exception:
             log.exception("unexpected error in %s %s", scope["method"], path)
-            reply = self.service.serialize_error(ServiceException("Internal error in gureum"))
+            reply = api.service.serialize_error(ServiceException("Internal error in gureum"))
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
         headers.append((b"content-length", str(len(reply.body)).encode()))
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": reply.body})
 
-    async def dispatch(self, scope: Scope, path: str, receive: Receive) -> restjson.Response:
+    async def dispatch(
+        self, api: Api, scope: Scope, path: str, receive: Receive
+    ) -> restjson.Response:
+        service = api.service
         query: dict[str, list[str]] = {}
         if scope["query_string"]:
             for key, value in parse_qsl(scope["query_string"].decode("latin-1"), True):
                 query.setdefault(key, []).append(value)
-        operation, path_params = self.service.match(scope["method"], path, query)
+        operation, path_params = service.match(scope["method"], path, query)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         body = await read_body(receive, MAX_BODY_BYTES)
-        params = self.service.parse(operation, path_params, query, headers, body)
-        handler = OPERATIONS.get(operation.name)
+        params = service.parse(operation, path_params, query, headers, body)
+        handler = api.operations.get(operation.name)
         if handler is None:
             raise ResourceNotFoundException(f"{operation.name} is not supported by gureum yet")
         host = headers.get("host") or "{}:{}".format(*scope.get("server") or ("127.0.0.1", 80))
         endpoint_url.set(f"{scope.get('scheme', 'http')}://{host}")
         result = await handler(self.context(), params)
-        return self.service.serialize(operation, result)
+        return service.serialize(operation, result)
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:
