@@ -197,6 +197,7 @@ TEMPLATE = """
           Tracing: Active
           Events:
             Get: {Type: Api, Properties: {Path: /, Method: get}}
+            Queue: {Type: SQS, Properties: {Queue: arn:aws:sqs:us-east-1:0:q}}
       Worker:
         Type: AWS::Serverless::Function
         Properties:
@@ -246,9 +247,10 @@ def test_a_template_with_globals(tmp_path: Path) -> None:
 def test_a_template_reports_what_it_does_not_deploy(tmp_path: Path) -> None:
     template = sam(tmp_path)
     warnings = load(tmp_path).warnings
-    assert "Api: Events are ignored (event sources come later); invoke the function directly" in (
-        warnings
-    )
+    assert (
+        "Api: Events.Queue: Type SQS is not supported yet (only Schedule, ScheduleV2, Api, "
+        "HttpApi); it is ignored"
+    ) in warnings
     assert "Api: ignoring Tracing (not used by gureum)" in warnings  # Policies: silently
     assert not any(w.startswith("Worker:") for w in warnings)  # AutoPublishAlias is deployed
     assert any("ignoring Bucket (AWS::S3::Bucket)" in w for w in warnings)

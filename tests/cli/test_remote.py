@@ -226,7 +226,10 @@ SAM_TEMPLATE = f"""
           Events:
             Root:
               Type: Api
-              Properties: {{Path: /, Method: get}}
+              Properties: {{Path: /sam-greeter, Method: get}}
+            Later:
+              Type: SQS
+              Properties: {{Queue: arn:aws:sqs:us-east-1:000000000000:q}}
       Counter:
         Type: AWS::Serverless::Function
         Properties:
@@ -259,11 +262,15 @@ def test_deploy_a_sam_template_with_globals(env: dict[str, str], tmp_path: Path)
     assert functions["SamGreeter"]["memorySize"] == 256
     assert functions["test-sam-counter"]["memorySize"] == 512
     assert functions["test-sam-counter"]["timeout"] == 5
-    # Events, Tracing and the table are reported, not silently dropped.
-    assert "SamGreeter: Events are ignored" in result.stderr
+    # The Api event became a route (SAM's REST API: payload 1.0), owned by the stack.
+    assert summary["routes"] == [
+        {"route": "GET /sam-greeter", "function": "SamGreeter", "payloadFormat": "1.0"}
+    ]
+    # The SQS event, Tracing and the table are reported, not silently dropped.
+    assert "SamGreeter: Events.Later: Type SQS is not supported yet" in result.stderr
     assert "Counter: ignoring Tracing (not used by gureum)" in result.stderr
     assert "Table (AWS::Serverless::SimpleTable)" in result.stderr
-    assert any("Events are ignored" in w for w in summary["warnings"])
+    assert any("Type SQS is not supported" in w for w in summary["warnings"])
 
     keys = '{"keys": ["STAGE", "SHARED", "ROLE"]}'
     assert invoke_json(env, "SamGreeter", keys)["payload"] == {

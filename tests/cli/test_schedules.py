@@ -86,6 +86,9 @@ def test_errors_are_one_line_and_exit_1(env: dict[str, str], target: str) -> Non
     assert bad.returncode == 1
     assert bad.stderr.startswith("error: ValidationException:"), bad.stderr
     missing = gureum(env, "schedules", "add", "lost", "rate(1 hour)", "-f", "no-such-fn")
-    assert (missing.returncode, missing.stderr.split(":")[1].strip()) == (1, "ResourceNotFoundException")
+    assert (missing.returncode, missing.stderr.split(":")[1].strip()) == (
+        1,
+        "ResourceNotFoundException",
+    )
     gone = gureum(env, "schedules", "rm", "never-made")
     assert (gone.returncode, gone.stderr.split(":")[1].strip()) == (1, "ResourceNotFoundException")

@@ -2,7 +2,9 @@
 
 In order: the template's layers are published (skipped when unchanged), each function's code is
 packaged and uploaded with its settings, and a function with an alias (gureum.yaml's ``alias``,
-SAM's ``AutoPublishAlias``) gets a version published and the alias pointed at it.
+SAM's ``AutoPublishAlias``) gets a version published and the alias pointed at it; last, the
+routes, schedules, function URLs and async settings the file names are made to match it
+(``wiring``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,6 +35,7 @@ from .layers import LayerContentError, layer_content, publish_layer, python_laye
 from .manifest import FunctionSpec, LayerSpec, ManifestError, load
 from .packaging import PackagingError, package
 from .versions import point_alias, publish_version
+from .wiring import wire
 
 # CreateFunction requires a role; gureum does not use it.
 PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/gureum-function"
@@ -48,6 +52,15 @@ def deploy(
         ),
     ],
     name: Annotated[str | None, typer.Option(help="Deploy under this name.")] = None,
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            "--stack-name",
+            envvar="GUREUM_STACK_NAME",
+            help="A template's deployment name: owns its routes and names its schedule group "
+            "(default: the template's folder). A folder's is its function's name.",
+        ),
+    ] = None,
     endpoint: Endpoint = DEFAULT_ENDPOINT,
     profile: Profile = None,
     as_json: AsJson = False,
@@ -59,7 +72,7 @@ def deploy(
     pointed at it.
     """
     try:
-        deployment = load(path, name)
+        deployment = load(path, name, stack)
     except ManifestError as exc:
         fail(str(exc), code=2)
     for warning in deployment.warnings:
@@ -89,6 +102,8 @@ def deploy(
             if spec.alias is not None:
                 summary.update(_release(client, spec, spec.alias, code))
             summaries.append(summary)
+        with err.status("Wiring routes, schedules, URLs"):
+            wired = wire(remote, deployment, {s["name"]: s["arn"] for s in summaries})
     if as_json:
         typer.echo(
             json.dumps(
@@ -96,11 +111,13 @@ def deploy(
                     "functions": summaries,
                     "layers": list(layers.values()),
                     "warnings": deployment.warnings,
+                    **wired,
                 }
             )
         )
         return
     _print_tables(list(layers.values()), summaries)
+    _print_wiring(wired)
 
 
 def _publish_layer(client: Any, layer: LayerSpec) -> dict[str, Any]:
@@ -203,6 +220,23 @@ def _release(client: Any, spec: FunctionSpec, alias_name: str, code: bytes) -> d
     published = "published" if is_new else "unchanged"
     note(f"{spec.name}: version {version['Version']} ({published}), alias {alias_name} {action}")
     return {"version": version["Version"], "alias": alias_name, "aliasArn": alias["AliasArn"]}
+
+
+def _print_wiring(wired: dict[str, Any]) -> None:
+    if wired["routes"]:
+        table = Table("route", "function", "payload", box=None)
+        for route in wired["routes"]:
+            table.add_row(route["route"], route["function"], route["payloadFormat"])
+        out.print(table)
+    if wired["schedules"]:
+        table = Table(f"schedule ({wired['stack']})", "expression", "next fire (UTC)", box=None)
+        for schedule in wired["schedules"]:
+            fire = schedule["nextFire"]
+            when = "-" if fire is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(fire))
+            table.add_row(schedule["name"], schedule["expression"], when)
+        out.print(table)
+    for function, url in wired["urls"].items():
+        out.print(f"{function}: {url}", highlight=False, soft_wrap=True)
 
 
 def _print_tables(layers: list[dict[str, Any]], functions: list[dict[str, Any]]) -> None:

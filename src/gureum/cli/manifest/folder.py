@@ -10,7 +10,7 @@ import yaml  # type: ignore[import-untyped]
 
 from ...sandbox.runtimes import host_runtime
 from ...validation import validate_function_name
-from . import values
+from . import triggers, values
 from .specs import DEFAULT_HANDLER, Deployment, FunctionSpec, ManifestError
 from .values import T
 
@@ -26,6 +26,10 @@ MANIFEST_KEYS = (
     "layers",
     "alias",
     "snap_start",
+    "schedules",
+    "routes",
+    "url",
+    "async",
 )
 
 
@@ -67,5 +71,10 @@ def load_folder(folder: Path, name: str | None = None, manifest: Path | None = N
         layers=tuple(get("layers", values.layer_arns, [])),
         alias=get("alias", values.alias, None),
         snap_start=get("snap_start", values.snap_start, "None"),
+        schedules=tuple(get("schedules", triggers.short_schedules, [])),
+        routes=tuple(get("routes", triggers.short_routes, [])),
+        url=get("url", triggers.short_url, None),
+        event_invoke=get("async", triggers.short_async, None),
     )
-    return Deployment([spec], [], manifest)
+    # A folder is one function: it owns its routes and its schedule group, under its name.
+    return Deployment([spec], [], manifest, stack=spec.name)

@@ -10,7 +10,7 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 
 from . import values
-from .specs import LayerSpec, ManifestError
+from .specs import FunctionRef, LayerSpec, ManifestError
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,7 @@ class Resolver:
         self.source = source
         self.parameters = parameters
         self.layers: dict[str, LayerSpec] = {}
+        self.functions: dict[str, str] = {}  # the template's functions: logical id -> name
 
     def resolve(self, value: Any, where: str) -> Any:
         intrinsic = _as_intrinsic(value)
@@ -65,14 +66,20 @@ class Resolver:
         if intrinsic.name == "Ref" and isinstance(intrinsic.value, str):
             if intrinsic.value in self.layers:
                 return self.layers[intrinsic.value]
+            if intrinsic.value in self.functions:  # CloudFormation: a function's Ref is its name
+                return self.functions[intrinsic.value]
             return self._parameter(intrinsic.value, where)
+        if intrinsic.name == "Fn::GetAtt" and intrinsic.value in (
+            [logical_id, "Arn"] for logical_id in self.functions
+        ):
+            return FunctionRef(self.functions[intrinsic.value[0]])
         if intrinsic.name == "Fn::Sub":
             return self._sub(intrinsic.value, where)
         short = intrinsic.name.removeprefix("Fn::")
         raise ManifestError(
             where,
             f"!{short} is not supported: gureum resolves only !Ref and !Sub of Parameters that "
-            "have a Default",
+            "have a Default, and !GetAtt Function.Arn of the template's functions",
         )
 
     def _parameter(self, name: str, where: str) -> Any:

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...errors import InvalidParameterValueException
 from ...validation import validate_function_name
-from . import values
+from . import triggers, values
 from .intrinsics import Resolver, TemplateLoader, parameter_defaults
 from .specs import Deployment, FunctionSpec, LayerSpec, ManifestError
 from .values import T
@@ -32,9 +33,11 @@ SAM_READ = (
     "AutoPublishAlias",
     "VersionDescription",
     "SnapStart",
+    "Events",
+    "FunctionUrlConfig",
+    "EventInvokeConfig",
 )
 SAM_NOT_YET = {
-    "Events": "Events are ignored (event sources come later); invoke the function directly",
     "DeploymentPreference": (
         "DeploymentPreference is ignored: the alias moves to the new version at once"
     ),
@@ -53,10 +56,10 @@ SAM_LAYER_READ = ("LayerName", "ContentUri", "CompatibleRuntimes", "Description"
 SAM_LAYER_SILENT = ("RetentionPolicy", "CompatibleArchitectures")
 
 
-def load_template(template: Path, name: str | None = None) -> Deployment:
+def load_template(template: Path, name: str | None = None, stack: str | None = None) -> Deployment:
     """Every AWS::Serverless::LayerVersion and AWS::Serverless::Function of a SAM template, the
     Globals merged under each function's own Properties; CodeUri and ContentUri are relative to
-    the template's folder."""
+    the template's folder. ``stack`` names the deployment (default: the template's folder)."""
     source = template.name
     document = values.mapping(values.read_yaml(template, TemplateLoader), source, "the template")
     resolver = Resolver(source, parameter_defaults(source, document))
@@ -90,6 +93,11 @@ def load_template(template: Path, name: str | None = None) -> Deployment:
             layers.append(layer)
             warnings += [f"{logical_id}: {note}" for note in notes]
     resolver.layers = {layer.logical_id: layer for layer in layers}
+    resolver.functions = {
+        logical_id: _function_name(logical_id, properties_of(logical_id, {}))
+        for logical_id, resource in resources.items()
+        if resource.get("Type") == SAM_FUNCTION
+    }
     specs: list[FunctionSpec] = []
     skipped: list[str] = []
     for logical_id, resource in resources.items():
@@ -116,7 +124,26 @@ def load_template(template: Path, name: str | None = None) -> Deployment:
         specs[0] = dataclasses.replace(
             specs[0], name=values.checked(f"{source}: name", validate_function_name, name)
         )
-    return Deployment(specs, warnings, template, layers)
+    stack = stack or default_stack(template.parent)
+    return Deployment(specs, warnings, template, layers, values.checked("--stack", _stack, stack))
+
+
+def default_stack(folder: Path) -> str:
+    """A stack name made from a folder's name, as `sam deploy` would suggest one."""
+    name = "".join(c if c.isalnum() or c == "-" else "-" for c in folder.resolve().name)
+    return name.strip("-")[:64] or "stack"
+
+
+def _stack(name: str) -> str:
+    if not name or len(name) > 64 or not all(c.isalnum() or c in "-_" for c in name):
+        raise InvalidParameterValueException(
+            f"stack name {name!r}: 1-64 letters, digits, '-' or '_'"
+        )
+    return name
+
+
+def _function_name(logical_id: str, properties: Properties) -> str:
+    return properties.get("FunctionName", values.function_name, logical_id)
 
 
 def _function_globals(source: str, document: dict[str, Any]) -> dict[str, Any]:
@@ -187,8 +214,14 @@ def _sam_function(
     if not code_dir.is_dir():
         raise ManifestError(properties.at("CodeUri"), f"{code_uri!r} is not a folder next to it")
     get = properties.get
+    _drop_api_ids(properties.values.get("Events"))
+    no_events: triggers.SamEvents = ([], [], [])
+    schedules, routes, event_notes = get(
+        "Events", lambda where, value: triggers.sam_events(where, value, logical_id), no_events
+    )
+    notes += event_notes
     spec = FunctionSpec(
-        name=get("FunctionName", values.function_name, logical_id),
+        name=_function_name(logical_id, properties),
         code_dir=code_dir,
         runtime=properties.required("Runtime", values.string),
         handler=properties.required("Handler", values.handler),
@@ -200,8 +233,24 @@ def _sam_function(
         alias=get("AutoPublishAlias", values.alias, None),
         version_description=get("VersionDescription", values.description, None),
         snap_start=get("SnapStart", _sam_snap_start, "None"),
+        schedules=tuple(schedules),
+        routes=tuple(routes),
+        url=get("FunctionUrlConfig", triggers.sam_url, None),
+        event_invoke=get("EventInvokeConfig", triggers.sam_event_invoke, None),
     )
     return spec, notes
+
+
+def _drop_api_ids(events: Any) -> None:
+    """An Api/HttpApi event's RestApiId/ApiId (``!Ref MyApi``) names an API resource gureum
+    does not create: it has one HTTP listener, so the reference is dropped, not resolved."""
+    if not isinstance(events, dict):
+        return
+    for event in events.values():
+        properties = event.get("Properties") if isinstance(event, dict) else None
+        if isinstance(properties, dict) and event.get("Type") in ("Api", "HttpApi"):
+            properties.pop("RestApiId", None)
+            properties.pop("ApiId", None)
 
 
 def _sam_layer(

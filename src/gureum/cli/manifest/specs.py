@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_HANDLER = "app.handler"
 
@@ -35,6 +36,55 @@ class LayerSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class FunctionRef:
+    """A function of the same deployment named where an ARN is wanted (``!GetAtt F.Arn``, or a
+    bare name in gureum.yaml): its ARN is known once the server has it."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSpec:
+    """A schedule that invokes the function (SAM's Schedule/ScheduleV2, gureum.yaml's
+    ``schedules``), kept in the deployment's schedule group."""
+
+    name: str
+    expression: str
+    timezone: str = "UTC"
+    input: str | None = None
+    enabled: bool = True
+    description: str = ""
+    catch_up: str = "once"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    """An HTTP route to the function (SAM's Api and HttpApi events, gureum.yaml's ``routes``)."""
+
+    route: str  # "GET /users/{id}", "ANY /{proxy+}" or "$default"
+    payload_format: str = "2.0"
+
+
+@dataclass(frozen=True, slots=True)
+class UrlSpec:
+    """The function's URL (SAM's FunctionUrlConfig, gureum.yaml's ``url``)."""
+
+    auth_type: str = "NONE"
+    cors: dict[str, Any] | None = None  # in the Lambda API's shape (AllowOrigins, ...)
+
+
+@dataclass(frozen=True, slots=True)
+class EventInvokeSpec:
+    """What happens to asynchronous invocations (SAM's EventInvokeConfig, gureum.yaml's
+    ``async``): retries, maximum age, destinations (ARNs or functions of the deployment)."""
+
+    retries: int | None = None
+    max_age_s: int | None = None
+    on_success: str | FunctionRef | None = None
+    on_failure: str | FunctionRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FunctionSpec:
     """One function to deploy: its settings and the folder its code comes from."""
 
@@ -52,6 +102,15 @@ class FunctionSpec:
     alias: str | None = None
     version_description: str | None = None
     snap_start: str = "None"  # SnapStart ApplyOn: published versions fork from a snapshot
+    schedules: tuple[ScheduleSpec, ...] = ()
+    routes: tuple[RouteSpec, ...] = ()
+    url: UrlSpec | None = None
+    event_invoke: EventInvokeSpec | None = None
+
+    @property
+    def target(self) -> str:
+        """What events invoke: the alias when there is one (as SAM wires AutoPublishAlias)."""
+        return f"{self.name}:{self.alias}" if self.alias else self.name
 
 
 @dataclass(slots=True)
@@ -60,3 +119,5 @@ class Deployment:
     warnings: list[str] = field(default_factory=list)
     source: Path | None = None  # the gureum.yaml or template read, if any
     layers: list[LayerSpec] = field(default_factory=list)  # to publish before the functions
+    # Owns the deployment's routes and names its schedule group: what a redeploy replaces.
+    stack: str = ""
