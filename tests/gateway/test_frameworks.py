@@ -43,10 +43,12 @@ def deploy(server: Server, example: str) -> str:
 
 @pytest.fixture(scope="module")
 def books(server: Server) -> None:
-    """FastAPI + Mangum, behind the route ANY /{proxy+}."""
+    """FastAPI + Mangum, behind the route ANY /{proxy+} its gureum.yaml declares."""
     name = deploy(server, "fastapi-mangum")
-    routes = {"routes": [{"route": "ANY /{proxy+}", "function": name}]}
-    assert httpx.put(f"{server.url}/_gureum/routes/books", json=routes).is_success
+    routes = httpx.get(f"{server.url}/_gureum/routes").json()["routes"]
+    assert {"owner": name, "route": "ANY /{proxy+}", "function": name} in [
+        {k: r[k] for k in ("owner", "route", "function")} for r in routes
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +120,12 @@ def test_powertools_http_resolver(todos: str, http: httpx.Client) -> None:
         {"statusCode": 404, "message": "no todo 9"},
     )
     assert http.get("/elsewhere", headers={"host": todos}).status_code == 404
+
+
+def test_powertools_behind_the_routes_its_gureum_yaml_declares(
+    todos: str, http: httpx.Client
+) -> None:
+    got = http.get("/todos/1")  # no URL host: the route GET /todos/{id}
+    assert got.status_code == 200
+    assert got.json() == {"id": "1", "title": "deploy to gureum", "done": True, "verbose": False}
+    assert http.delete("/todos/1").status_code == 404  # only GET and POST are routed
