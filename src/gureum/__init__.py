@@ -2,8 +2,12 @@
 
 General layout, top to bottom (a layer imports only from layers below it):
 
-    cli/        the ``gureum`` command
+    cli/        the ``gureum`` command; cli/manifest reads gureum.yaml and SAM templates
+    gateway/    the HTTP front doors: the Lambda and Scheduler APIs, /_gureum/..., and the
+                user-facing listener (function URLs, HTTP routes, API Gateway events)
     platform    the Python API: open_platform() -> Platform(.functions, .invoke, .logs, .stats)
+    events/     durable async invocations (queue, delivery, destinations) and schedules
+    http_endpoints  function URLs and routes: what the user-facing listener serves
     engine/     resolve a function -> pick or start an instance -> invoke -> meter
     sandbox/    host side of isolation: isolation level, zygotes, cgroups, the template root
     store/      registry (SQLite), code blobs, logs and metering records

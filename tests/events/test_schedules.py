@@ -195,3 +195,29 @@ async def test_the_target_is_warm_before_its_tick(open_custom: Opener, clock: Ma
         assert record.cold_start is False
     finally:
         await platform.aclose()
+
+
+async def test_a_schedule_whose_target_was_deleted_keeps_the_others_firing(
+    open_custom: Opener, clock: ManualClock
+) -> None:
+    # As on EventBridge Scheduler, deleting a function leaves the schedules that name it; their
+    # ticks are dropped at delivery (nobody to deliver to), and nothing else is disturbed.
+    platform = await open_custom(LEVEL)
+    try:
+        deploy = deployer(platform)
+        await deploy("sink", SINK)
+        await deploy("doomed", SINK)
+        for name, function in (("to-sink", "sink"), ("to-doomed", "doomed")):
+            await platform.schedules.put(
+                Schedule(name, "rate(1 minute)", target(platform, function)), create=True
+            )
+        await platform.functions.delete("doomed")
+        clock.advance(60)
+        assert await fire(platform) == 2
+        assert len(await events_of(platform, "sink")) == 1
+        assert [s.name for s in platform.schedules.list()] == ["to-doomed", "to-sink"]
+        clock.advance(60)
+        assert await fire(platform) == 2
+        assert len(await events_of(platform, "sink")) == 2
+    finally:
+        await platform.aclose()
