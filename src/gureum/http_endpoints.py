@@ -303,6 +303,17 @@ class HttpEndpoints:
 
     # -- the platform's own changes ---------------------------------------------------------------
 
+    async def forget_qualifier(self, name: str, qualifier: str) -> None:
+        """A deleted alias loses its URL, as on Lambda (routes naming it stay, and answer 502
+        until they are changed, as an API Gateway integration would)."""
+        async with self._lock:
+            if (name, qualifier) not in {(c.function, c.qualifier) for c in self.urls.values()}:
+                return
+            await asyncio.to_thread(self.store.delete_url, name, qualifier)
+            self._set_urls(
+                [c for c in self.urls.values() if (c.function, c.qualifier) != (name, qualifier)]
+            )
+
     async def forget_function(self, name: str) -> None:
         """A deleted function loses its URLs and the routes that target it."""
         async with self._lock:

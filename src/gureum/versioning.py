@@ -101,6 +101,7 @@ class Versions:
                 )
         deleted = await asyncio.to_thread(p.registry.delete_version, name, version)
         del self.by_function[name][version]
+        await p.events.forget_qualifier(name, version)  # its EventInvokeConfig goes with it
         await p.engine.retire_function(name, version)
         await p.functions.collect_code(deleted.code_sha256)
 
@@ -194,9 +195,13 @@ class Aliases:
         return record
 
     async def delete(self, name: str, alias: str) -> None:
+        p = self._platform
         self.get(name, alias)
-        await asyncio.to_thread(self._platform.registry.delete_alias, name, alias)
+        await asyncio.to_thread(p.registry.delete_alias, name, alias)
         del self.by_function[name][alias]
+        # As on Lambda, what was set on the alias goes with it: its URL and async settings.
+        await p.http.forget_qualifier(name, alias)
+        await p.events.forget_qualifier(name, alias)
 
     def list(self, name: str) -> list[dict[str, Any]]:
         self._platform.config(name)

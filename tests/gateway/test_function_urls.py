@@ -152,6 +152,34 @@ def test_alias_urls_are_listed_and_paginated(lam: Any, http: httpx.Client) -> No
     assert event["requestContext"]["apiId"] == url_id(live)
 
 
+def test_deleting_an_alias_or_a_version_takes_what_was_set_on_it(
+    lam: Any, http: httpx.Client
+) -> None:
+    name = unique("url")
+    create(lam, name, EVENT_ECHO, Publish=True)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    live = lam.create_function_url_config(FunctionName=name, Qualifier="live", AuthType="NONE")
+    lam.put_function_event_invoke_config(
+        FunctionName=name, Qualifier="live", MaximumRetryAttempts=0
+    )
+    lam.put_function_event_invoke_config(FunctionName=name, Qualifier="1", MaximumRetryAttempts=1)
+
+    lam.delete_alias(FunctionName=name, Name="live")
+    assert http.get(f"/_lambda-url/{url_id(live)}/").status_code == 404
+    for getter in (lam.get_function_url_config, lam.get_function_event_invoke_config):
+        with pytest.raises(ClientError) as excinfo:
+            getter(FunctionName=name, Qualifier="live")
+        assert error_of(excinfo)[:2] == ("ResourceNotFoundException", 404)
+    # A new alias of the same name starts bare.
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    assert lam.list_function_url_configs(FunctionName=name)["FunctionUrlConfigs"] == []
+
+    lam.delete_alias(FunctionName=name, Name="live")
+    lam.delete_function(FunctionName=name, Qualifier="1")
+    configs = lam.list_function_event_invoke_configs(FunctionName=name)
+    assert configs["FunctionEventInvokeConfigs"] == []
+
+
 # -- requests to a URL ------------------------------------------------------------------------
 
 
