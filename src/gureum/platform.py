@@ -29,6 +29,8 @@ from .layers import Layers
 from .provisioning import Provisioning
 from .sandbox.manager import SandboxManager
 from .sandbox.runtimes import available_runtimes
+from .services.objects import ObjectStorage
+from .services.queues import Queues
 from .store.code import CodeStore
 from .store.registry import Registry
 from .store.telemetry import Telemetry
@@ -280,6 +282,8 @@ class Platform:
         self.aliases.load()
         self.provisioning = Provisioning(self)
         self.http = HttpEndpoints(self, data_dir / "http.db")
+        self.objects = ObjectStorage(data_dir / "objects", clock)
+        self.queues = Queues(data_dir / "queues.db", clock)
         engine_settings = settings.engine
         facts = FunctionFacts(
             function_arn=engine_settings.function_arn,
@@ -375,6 +379,8 @@ class Platform:
 
     async def aclose(self) -> None:
         await self.schedules.aclose()
+        await self.queues.aclose()
+        await self.objects.aclose()
         await self.events.aclose()
         for setting in self.provisioning.settings.values():
             if setting.task is not None:
@@ -424,6 +430,8 @@ async def open_platform(
     (data_dir / "sandbox").mkdir(exist_ok=True)
     platform = Platform(data_dir, settings, clock, registry, code, telemetry, sandboxes)
     await platform.http.load()
+    await platform.objects.start()
+    await platform.queues.start()
     platform.engine.start()
     await platform.events.start()
     await platform.schedules.start()

@@ -10,10 +10,11 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import botocore.session
 from starlette.applications import Starlette
@@ -36,6 +37,8 @@ from .lambda_api.core import endpoint_url
 from .own_routes import route_routes
 from .own_schedules import schedule_routes
 from .restjson import RestJsonService
+from .s3_api import s3_app
+from .sqs_api import sqs_app
 
 log = logging.getLogger("gureum.gateway")
 
@@ -167,7 +170,11 @@ def create_app(
     scheduler = Api(
         scheduler_api.PREFIXES, scheduler_api.scheduler_service(), scheduler_api.OPERATIONS
     )
-    return ApiDispatcher(service, lambda: state["lambda"], starlette, [scheduler])
+    services = {
+        "s3": s3_app(lambda: state["lambda"]),
+        "sqs": sqs_app(lambda: state["lambda"]),
+    }
+    return ApiDispatcher(service, lambda: state["lambda"], starlette, [scheduler], services)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -192,18 +199,27 @@ class ApiDispatcher:
         context: Callable[[], LambdaContext],
         other: ASGIApp,
         more: Sequence[Api] = (),
+        services: Mapping[str, ASGIApp] | None = None,
     ) -> None:
         self.service = service
         self.context = context
         self.other = other
         self.lambda_api = Api((), service, OPERATIONS)
         self.more = tuple(more)  # other AWS APIs, told apart by their paths' prefixes
+        # APIs with their own protocols (S3's REST-XML, SQS's JSON), by SigV4 service name.
+        self.services = dict(services or {})
+        self.api_prefixes = tuple(p for api in self.more for p in api.prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] != "http" or path.startswith(OWN_PREFIXES):
             await self.other(scope, receive, send)
             return
+        if self.services:
+            other_service = self._other_service(scope, path)
+            if other_service is not None:
+                await other_service(scope, receive, send)
+                return
         api = self.lambda_api
         for candidate in self.more:
             if path.startswith(candidate.prefixes):
@@ -219,6 +235,17 @@ class ApiDispatcher:
         headers.append((b"content-length", str(len(reply.body)).encode()))
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": reply.body})
+
+    def _other_service(self, scope: Scope, path: str) -> ASGIApp | None:
+        """The S3 or SQS app for this request, or None for the Lambda-style APIs. The signing
+        service decides; an unsigned request is S3's (a plain GET of an object) unless its path
+        is one of the Lambda or Scheduler APIs'."""
+        service = aws_service(scope)
+        if service is None:
+            if LAMBDA_PATH.match(path) or path.startswith(self.api_prefixes):
+                return None
+            service = "s3"
+        return self.services.get(service)
 
     async def dispatch(
         self, api: Api, scope: Scope, path: str, receive: Receive
@@ -239,6 +266,27 @@ class ApiDispatcher:
         endpoint_url.set(f"{scope.get('scheme', 'http')}://{host}")
         result = await handler(self.context(), params)
         return service.serialize(operation, result)
+
+
+LAMBDA_PATH = re.compile(r"/20\d\d-\d\d-\d\d/")
+
+
+def aws_service(scope: Scope) -> str | None:
+    """The service a request is for: the one its SigV4 credential scope names (header or
+    presigned query), or SQS for an ``X-Amz-Target: AmazonSQS.*`` request."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            credential = value.partition(b"Credential=")[2].split(b",", 1)[0].split(b"/")
+            return credential[3].decode("latin-1") if len(credential) == 5 else None
+        if name == b"x-amz-target" and value.startswith(b"AmazonSQS."):
+            return "sqs"
+    query = scope.get("query_string", b"")
+    if b"X-Amz-Credential=" in query:
+        credential = unquote(
+            query.partition(b"X-Amz-Credential=")[2].split(b"&", 1)[0].decode("latin-1")
+        ).split("/")
+        return credential[3] if len(credential) == 5 else None
+    return None
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:
