@@ -29,8 +29,16 @@ from .layers import Layers
 from .provisioning import Provisioning
 from .sandbox.manager import SandboxManager
 from .sandbox.runtimes import available_runtimes
+from .sandbox.services import (
+    PACKAGES_ENV,
+    Endpoint,
+    endpoint_environment,
+    packages_path,
+    sandbox_mounts,
+)
 from .services.objects import ObjectStorage
 from .services.queues import Queues
+from .sessions import SessionKeys
 from .store.code import CodeStore
 from .store.registry import Registry
 from .store.telemetry import Telemetry
@@ -58,6 +66,8 @@ class PlatformSettings:
     events_fsync: bool = True
     # How long before a scheduled tick its function gets a warm instance (0: never).
     schedule_warm_lead_s: float = 2.0
+    # The API a serving gureum answers on: functions' boto3 calls reach it (None: not serving).
+    endpoint: Endpoint | None = None
 
 
 def _now_iso(clock: Clock) -> str:
@@ -282,6 +292,9 @@ class Platform:
         self.aliases.load()
         self.provisioning = Provisioning(self)
         self.http = HttpEndpoints(self, data_dir / "http.db")
+        self.sessions = SessionKeys(clock)
+        self.packages_path = packages_path(sandboxes.level)
+        self.engine.fleet.service_env = self._service_env
         self.objects = ObjectStorage(data_dir / "objects", clock)
         self.queues = Queues(data_dir / "queues.db", clock)
         engine_settings = settings.engine
@@ -377,6 +390,21 @@ class Platform:
     async def stats(self, name: str, *, since: float | None = None) -> FunctionStats:
         return await self.telemetry.stats(name, since=since)
 
+    def _service_env(self, config: FunctionConfig) -> dict[str, str]:
+        """What an instance gets to call gureum's services: boto3, and when serving, the
+        endpoint and the function's own short-lived credentials."""
+        env = {PACKAGES_ENV: self.packages_path}
+        endpoint = self.settings.endpoint
+        if endpoint is not None:
+            key = self.sessions.for_function(config.name)
+            env.update(endpoint_environment(self.sandboxes.level, endpoint))
+            env.update(
+                AWS_ACCESS_KEY_ID=key.key_id,
+                AWS_SECRET_ACCESS_KEY=key.secret,
+                AWS_SESSION_TOKEN=key.token,
+            )
+        return env
+
     async def aclose(self) -> None:
         await self.schedules.aclose()
         await self.queues.aclose()
@@ -420,12 +448,14 @@ async def open_platform(
         data_dir / "telemetry.db", clock=clock, log_retention_bytes=settings.log_retention_bytes
     )
     await telemetry.start()
+    relay_dir = settings.endpoint.relay_dir if settings.endpoint is not None else None
     sandboxes = SandboxManager(
         data_dir / "sandbox",
         data_dir / "code" / "unpacked",
         settings.isolation,
         settings.shells,
         clock.monotonic,
+        mounts=sandbox_mounts(relay_dir),
     )
     (data_dir / "sandbox").mkdir(exist_ok=True)
     platform = Platform(data_dir, settings, clock, registry, code, telemetry, sandboxes)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import socket
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -18,7 +20,8 @@ from ..gateway.auth import RequireSignature
 from ..gateway.lambda_api import LambdaContext
 from ..gateway.user_http import UserHttp
 from ..http_endpoints import DEFAULT_HTTP_PORT
-from ..platform import PlatformSettings
+from ..platform import Platform, PlatformSettings
+from ..sandbox.services import SOCKET_NAME, Endpoint
 from ..store.keys import KeyStore
 
 AUTH_MODES = ("none", "sigv4")
@@ -40,6 +43,24 @@ def bind(host: str, port: int) -> socket.socket:
     sock.bind((host, port))
     sock.listen(1024)
     return sock
+
+
+def bind_relay_socket(data_dir: Path) -> tuple[socket.socket, Path]:
+    """The Unix socket sandboxes reach the API through (sandbox/services.py), in a folder of
+    its own that is bound into every sandbox. A data dir too deep for a socket's path (107
+    bytes) gets a folder in the temp dir instead."""
+    relay_dir = data_dir / "sandbox" / "relay"
+    if len(str(relay_dir / SOCKET_NAME)) > 100:
+        relay_dir = Path(tempfile.mkdtemp(prefix="gureum-relay-"))
+    relay_dir.mkdir(parents=True, exist_ok=True)
+    relay_dir.chmod(0o755)  # sandboxes run as another user: they must reach the socket
+    path = relay_dir / SOCKET_NAME
+    path.unlink(missing_ok=True)  # left by a server that was killed
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))
+    path.chmod(0o666)
+    sock.listen(1024)
+    return sock, relay_dir
 
 
 def choose_auth(host: str, auth: str | None) -> str:
@@ -85,9 +106,25 @@ def serve(
     # collide with the management API's, and its own auth (per function URL, not per server).
     http_sock = bind(host, http_port)
     bound_http_port = http_sock.getsockname()[1]
-    user_app = UserHttp(keys.secret_for if keys is not None else None)
+    relay_sock, relay_dir = bind_relay_socket(data_dir)
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    settings = dataclasses.replace(
+        settings or PlatformSettings(),
+        endpoint=Endpoint(f"http://{reachable}:{bound_port}", relay_dir),
+    )
+    platforms: list[Platform] = []  # the one the app opens, once it has
+
+    def secret_for(key_id: str) -> str | None:
+        """A key from `gureum keys create`, or a function's own short-lived one."""
+        secret = keys.secret_for(key_id) if keys is not None else None
+        if secret is None and platforms:
+            secret = platforms[0].sessions.secret_for(key_id)
+        return secret
+
+    user_app = UserHttp(secret_for if keys is not None else None)
 
     def announce(context: LambdaContext) -> None:
+        platforms.append(context.platform)
         context.platform.http.port = bound_http_port
         user_app.platform = context.platform
         typer.echo(f"gureum listening on http://{host}:{bound_port}")
@@ -103,7 +140,7 @@ def serve(
 
     app: ASGIApp = create_app(data_dir, settings, on_ready=announce)
     if keys is not None:
-        app = RequireSignature(app, keys.secret_for)
+        app = RequireSignature(app, secret_for)
     # No proxy-header rewriting: gureum is reached directly, and each request pays for it.
     config = uvicorn.Config(
         app,
@@ -135,7 +172,8 @@ def serve(
         nonlocal user_task
         user_task = asyncio.create_task(user_server.serve(sockets=[http_sock]))
         try:
-            await server.serve(sockets=[sock])
+            # Sandboxes' calls (through their relays) come in on the Unix socket.
+            await server.serve(sockets=[sock, relay_sock])
         finally:
             await stop_user_server()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping
 
 from ..types import FunctionConfig
 from . import snapshots
@@ -15,9 +16,17 @@ def log_stream_name(version: str, now: float) -> str:
 
 
 def instance_environment(
-    config: FunctionConfig, *, task_root: str, region: str, interpreter_bin: str, now: float
+    config: FunctionConfig,
+    *,
+    task_root: str,
+    region: str,
+    interpreter_bin: str,
+    now: float,
+    services: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    env = dict(config.env)
+    # What the platform gives for reaching its services (AWS_ENDPOINT_URL, credentials) first:
+    # a function may point AWS_ENDPOINT_URL elsewhere; the credentials are reserved names.
+    env = {**(services or {}), **config.env}
     # Reserved names win over the user's (validation refuses them anyway, except the few Lambda
     # lets users set, like TZ).
     env.update(

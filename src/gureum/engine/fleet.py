@@ -13,7 +13,7 @@ import itertools
 import logging
 import os
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Any
 
 from ..clock import Clock
@@ -57,6 +57,8 @@ class Fleet:
         self.clock = clock
         self.region = region
         self.layer_code = layer_code  # layer ARNs -> their code hashes, in order
+        # The platform's additions to an instance's environment (its services' endpoint).
+        self.service_env: Callable[[FunctionConfig], Mapping[str, str]] = lambda config: {}
         self.pools: dict[PoolKey, FunctionPool] = {}
         # Revisions replaced or deleted while some of their instances were busy.
         self.stale: set[PoolKey] = set()
@@ -386,6 +388,7 @@ class Fleet:
             region=self.region,
             interpreter_bin=interpreter_bin,
             now=self.clock.time(),
+            services=self.service_env(config),
         )
         spec = InstanceSpec(
             instance_id=instance_id,

@@ -16,8 +16,11 @@ import traceback
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from . import protocol, snapshot
+from . import protocol, relay, snapshot
 from .context import FunctionInfo, LambdaContext
+
+# Where the platform's own boto3 and its dependencies are, as the sandbox sees them (":"-joined).
+PACKAGES_ENV = "_GUREUM_PACKAGES"
 
 Handler = Callable[[Any, LambdaContext], Any]
 
@@ -196,6 +199,9 @@ def serve(
         f"{opt_root}/python/lib/{version}/site-packages",
         f"{opt_root}/python",
     ]
+    # Last, as Lambda's /var/runtime: the platform's boto3, which a function's own copy overrides.
+    sys.path.extend(p for p in os.environ.get(PACKAGES_ENV, "").split(":") if p)
+    relay.start_from_env()  # before init: module-level code may create boto3 clients
     os.chdir(task_root)
     try:
         handler = load_handler(handler_spec)

@@ -22,7 +22,7 @@ import time
 import traceback
 from typing import Any
 
-from . import isolate, linux, protocol
+from . import isolate, linux, protocol, relay
 from . import snapshot_restore_py as hooks
 
 CHANNEL_FD = 3
@@ -40,6 +40,7 @@ def serve_as_snapshot(channel: socket.socket) -> tuple[socket.socket, float]:
         )
         channel.sendall(protocol.encode(protocol.INIT_ERROR, {"type": type(exc).__name__}, body))
         os._exit(1)
+    relay.stop()  # no thread may run when the snapshot forks; each fork starts its own
     # What init made is shared copy-on-write by every fork: keep the collector from walking
     # (and so copying) it in each of them, as the zygote does for the runtime.
     gc.collect()
@@ -121,6 +122,7 @@ def _become_restored(
         os.write(channel_fd, protocol.encode(protocol.INIT_ERROR, {"platform": True}, body))
         os._exit(70)
     try:
+        relay.start_from_env()
         hooks.run_after_restore()
     except Exception as exc:
         error_type = type(exc).__name__

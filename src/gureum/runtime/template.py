@@ -51,6 +51,17 @@ def build(spec: dict[str, Any], seal: bool = True) -> str:
     for host_path in spec["binds"]:
         if os.path.lexists(host_path):
             _bind_host_path(root, host_path)
+    # Host paths shown elsewhere in the sandbox (the platform's boto3, its API socket's folder).
+    for host_path, target in spec.get("mounts", ()):
+        if os.path.isdir(host_path):
+            _ensure_dir(root + target)
+        elif os.path.exists(host_path):
+            _ensure_dir(os.path.dirname(root + target))
+            with open(root + target, "w"):
+                pass
+        else:
+            continue
+        linux.bind_readonly(host_path, root + target, recursive=True)
     for path, content in spec["files"].items():
         _ensure_dir(os.path.dirname(root + path))
         with open(root + path, "w") as f:

@@ -14,7 +14,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,8 +138,10 @@ class SandboxManager:
         level: IsolationLevel | None = None,
         shells: bool = True,
         monotonic: Callable[[], float] = time.monotonic,
+        mounts: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.work_dir = work_dir
+        self.mounts = tuple(mounts)  # host paths every sandbox sees elsewhere (read-only)
         self.code_root = code_root
         self.level: IsolationLevel = level or detect_level()
         self.cgroups = CgroupManager.detect() if self.level == "full" else None
@@ -186,7 +188,7 @@ class SandboxManager:
                 root.mkdir(parents=True, exist_ok=True)
                 # Rootless instances bind their code straight from the host: no shared /.code.
                 code_root = self.code_root if self.level == "full" else None
-                rootfs = template_spec(interpreter, root, code_root)
+                rootfs = template_spec(interpreter, root, code_root, self.mounts)
             runtime_dir = self._runtime_copy() if self.drops_root else RUNTIME_DIR
             zygote = ZygoteClient(interpreter.executable, self.level, rootfs, runtime_dir)
             self.zygotes[runtime] = zygote

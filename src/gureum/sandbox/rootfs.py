@@ -7,6 +7,7 @@ files, so nothing else of the host's configuration is visible.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,14 @@ GENERATED_FILES = {
 }
 
 
-def template_spec(interpreter: Interpreter, root: Path, code_dir: Path | None) -> dict[str, Any]:
-    """The description the zygote builds its template root from (see runtime/template.py)."""
+def template_spec(
+    interpreter: Interpreter,
+    root: Path,
+    code_dir: Path | None,
+    mounts: Sequence[tuple[str, str]] = (),
+) -> dict[str, Any]:
+    """The description the zygote builds its template root from (see runtime/template.py);
+    ``mounts``: (host path, path in the sandbox) pairs, bound read-only."""
     binds = list(SYSTEM_BINDS)
     # An interpreter outside /usr (pyenv, a venv's base) is bound at its own path.
     for path in (interpreter.prefix, *interpreter.stdlib_paths):
@@ -61,4 +68,5 @@ def template_spec(interpreter: Interpreter, root: Path, code_dir: Path | None) -
         "binds": binds,
         "files": dict(GENERATED_FILES),
         "code_dir": str(code_dir) if code_dir else None,
+        "mounts": [list(pair) for pair in mounts],
     }
