@@ -332,7 +332,7 @@ def measure(plan: Plan) -> Outcome:
         for i in range(plan.starts):
             port = procs.free_ports(1)[0]
             command = [sys.executable, "-m", "gureum", "serve", "--port", str(port)]
-            env = {"GUREUM_DATA_DIR": str(data)}
+            env = {"GUREUM_DATA_DIR": str(data), "GUREUM_HTTP_PORT": "0"}
             spec = procs.ServerSpec(command, root, port, invoke_path("start-probe"), env)
             with procs.running(spec, log, pin) as server:
                 out.starts.append(server.start)

@@ -176,25 +176,29 @@ def pinned(cpu: int, command: list[str], pin: bool) -> list[str]:
 
 @dataclass(slots=True)
 class Server:
-    url: str
+    url: str  # the management API (Lambda's)
     process: subprocess.Popen[bytes]
     isolation: str
+    functions_url: str  # the user-facing listener: function URLs and HTTP routes
 
 
 @contextlib.contextmanager
 def open_server(data_dir: Path, log: Path, pin: bool) -> Iterator[Server]:
-    """`gureum serve --port 0` on ``data_dir``; returns once it announced it is listening.
+    """`gureum serve --port 0` on ``data_dir``, its user-facing listener on a free port too;
+    returns once it announced both.
 
     Its output goes to ``log`` (a pipe nobody drains could stall it). Stopped with SIGTERM on
     exit, killed if it has not stopped within STOP_TIMEOUT_S.
     """
-    env = {**os.environ, "GUREUM_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "GUREUM_DATA_DIR": str(data_dir), "GUREUM_HTTP_PORT": "0"}
     command = pinned(SERVER_CPU, [sys.executable, "-m", "gureum", "serve", "--port", "0"], pin)
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         banner = _wait_banner(process, log)
-        yield Server(banner["gureum listening on "], process, banner["isolation: "])
+        yield Server(
+            banner["gureum listening on "], process, banner["isolation: "], banner["functions at "]
+        )
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -206,7 +210,7 @@ def open_server(data_dir: Path, log: Path, pin: bool) -> Iterator[Server]:
 
 def _wait_banner(process: subprocess.Popen[bytes], log: Path) -> dict[str, str]:
     deadline = time.monotonic() + START_TIMEOUT_S
-    prefixes = ("gureum listening on ", "isolation: ")
+    prefixes = ("gureum listening on ", "isolation: ", "functions at ")
     while time.monotonic() < deadline and process.poll() is None:
         lines = log.read_text(errors="replace").splitlines()
         found = {p: line.removeprefix(p) for line in lines for p in prefixes if line.startswith(p)}
@@ -330,15 +334,27 @@ def quota_throttled(cgroups: set[Path]) -> int:
     return total
 
 
-def wrk_run(wrk: str, script: Path, url: str, connections: int, seconds: int, pin: bool) -> Any:
-    """One wrk run (one thread: it has one core); the Lua script's JSON summary."""
+def wrk_command(
+    wrk: str, script: Path, url: str, connections: int, seconds: int, pin: bool
+) -> list[str]:
+    """One wrk run (one thread: it has one core)."""
     command = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency"]
-    command = pinned(LOAD_CPU, [*command, "-s", str(script), url], pin)
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    return pinned(LOAD_CPU, [*command, "-s", str(script), url], pin)
+
+
+def wrk_summary(done: subprocess.CompletedProcess[str]) -> Any:
+    """The Lua script's JSON summary, from a finished wrk's output."""
     for line in done.stdout.splitlines():
         if line.startswith("GUREUM "):
             return json.loads(line.removeprefix("GUREUM "))
     raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}{done.stderr}")
+
+
+def wrk_run(wrk: str, script: Path, url: str, connections: int, seconds: int, pin: bool) -> Any:
+    """One wrk run; the Lua script's JSON summary."""
+    command = wrk_command(wrk, script, url, connections, seconds, pin)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    return wrk_summary(done)
 
 
 @dataclass(frozen=True, slots=True)

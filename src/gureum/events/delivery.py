@@ -124,6 +124,8 @@ class Delivery:
             if not self._in_flight and (next_due is None or next_due > now):
                 self._quiet.set()
             timeout = None if next_due is None else max(0.0, next_due - now)
+            if free <= len(leased):
+                timeout = None  # every slot is busy: a delivery that ends wakes us
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
