@@ -227,14 +227,24 @@ def check_time(claim: Claim, now: float) -> None:
 
 
 class _Recomputation(SigV4Auth):  # type: ignore[misc]  # botocore is untyped
-    """botocore's signer, told which headers the client signed instead of choosing them."""
+    """botocore's signer, told which headers the client signed instead of choosing them (and,
+    for S3, the payload hash the client claimed instead of hashing a body)."""
 
-    def __init__(self, claim: Claim, secret: str, signed: HTTPHeaders) -> None:
+    def __init__(
+        self, claim: Claim, secret: str, signed: HTTPHeaders, payload_hash: str | None = None
+    ) -> None:
         super().__init__(Credentials(claim.key_id, secret), claim.service, claim.region)
         self._signed = signed
+        self._payload_hash = payload_hash
 
     def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
         return self._signed
+
+    def payload(self, request: AWSRequest) -> str:
+        if self._payload_hash is not None:
+            return self._payload_hash
+        result: str = super().payload(request)
+        return result
 
 
 def expected_signature(
@@ -244,8 +254,10 @@ def expected_signature(
     raw_path: str,
     headers: Iterable[tuple[str, str]],
     body: bytes,
+    payload_hash: str | None = None,
 ) -> str:
-    """The signature botocore computes for this request with ``secret``."""
+    """The signature botocore computes for this request with ``secret`` (over ``payload_hash``
+    in place of the body's hash when given)."""
     signed = HTTPHeaders()
     wanted = set(claim.signed_headers)
     for name, value in headers:
@@ -256,7 +268,7 @@ def expected_signature(
     request.headers = signed  # so a signed x-amz-content-sha256 is used as the payload hash
     request.data = body
     request.context["timestamp"] = claim.timestamp
-    signer = _Recomputation(claim, secret, signed)
+    signer = _Recomputation(claim, secret, signed, payload_hash)
     canonical = signer.canonical_request(request)
     result: str = signer.signature(signer.string_to_sign(request, canonical), request)
     return result
@@ -283,11 +295,49 @@ def verify(
         raise InvalidSignatureException(SIGNATURE_MISMATCH)
 
 
+# What S3 clients may sign in place of the payload's hash (the body is then checked, or framed
+# and signed chunk by chunk, by the S3 API itself).
+S3_PAYLOAD_MARKERS = frozenset(
+    {
+        "UNSIGNED-PAYLOAD",
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD",
+        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER",
+    }
+)
+
+
+def s3_payload_hash(claim: Claim, headers: list[tuple[str, str]]) -> str:
+    """The payload hash an S3 request was signed over: its ``x-amz-content-sha256`` (a hex
+    SHA-256, which the S3 API checks against the body as it streams, or one of S3's markers);
+    a presigned URL's is UNSIGNED-PAYLOAD."""
+    value = next((v for k, v in headers if k == "x-amz-content-sha256"), None)
+    if value is None:
+        if claim.expires_s is not None:
+            return "UNSIGNED-PAYLOAD"
+        raise IncompleteSignatureException(
+            "Missing required header for this request: x-amz-content-sha256"
+        )
+    if value in S3_PAYLOAD_MARKERS or (
+        len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+    ):
+        return value
+    raise IncompleteSignatureException(
+        "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a "
+        "hex SHA-256."
+    )
+
+
 class RequireSignature:
     """Answers 403 to any HTTP request not signed (SigV4) with a key ``secret_for`` knows.
 
     ``open_paths`` are (method, path) pairs served without a signature. The body is read once,
-    checked, and handed to ``app`` unchanged; a body over ``max_body_bytes`` gets 413."""
+    checked, and handed to ``app`` unchanged; a body over ``max_body_bytes`` gets 413. An S3
+    request's body is not read here: its signature covers ``x-amz-content-sha256``, and the
+    body streams on to the S3 API, which checks it against that hash."""
 
     def __init__(
         self,
@@ -323,17 +373,26 @@ class RequireSignature:
                     "The security token included in the request is invalid."
                 )
             check_time(claim, self.clock.time())
-            body = await _read_body(receive, self.max_body_bytes)
-            if body is None:
-                return  # the client went away
-            verify(claim, secret, scope["method"], raw_path, headers, body)
+            if claim.service == "s3":
+                payload_hash = s3_payload_hash(claim, headers)
+                expected = expected_signature(
+                    claim, secret, scope["method"], raw_path, headers, b"", payload_hash
+                )
+                if not hmac.compare_digest(expected.encode(), claim.signature.encode("latin-1")):
+                    raise InvalidSignatureException(SIGNATURE_MISMATCH)
+                body = None
+            else:
+                body = await _read_body(receive, self.max_body_bytes)
+                if body is None:
+                    return  # the client went away
+                verify(claim, secret, scope["method"], raw_path, headers, body)
         except GureumError as error:
             await _reply(send, error)
             return
         signer = UrlSigner(claim.key_id, secret, claim.region, claim.service, self.clock)
         token = current_signer.set(signer)
         try:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, receive if body is None else _replay(body, receive), send)
         finally:
             current_signer.reset(token)
 
