@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,10 @@ from .engine.engine import Engine, EngineSettings
 from .errors import InvalidParameterValueException, ResourceNotFoundException
 from .events.delivery import DeliverySettings
 from .events.invocations import AsyncInvocations, FunctionFacts
+from .events.invoke_config import is_queue, parse_destination
+from .events.mappings import EventSourceMappings
 from .events.schedules import Schedules
+from .events.sqs_poller import PollerContext, run_mapping
 from .http_endpoints import HttpEndpoints
 from .layers import Layers
 from .provisioning import Provisioning
@@ -37,7 +41,7 @@ from .sandbox.services import (
     sandbox_mounts,
 )
 from .services.objects import ObjectStorage
-from .services.queues import Queues
+from .services.queues import QueueDoesNotExist, Queues
 from .sessions import SessionKeys
 from .store.code import CodeStore
 from .store.registry import Registry
@@ -245,6 +249,7 @@ class Functions:
         p.provisioning.forget(name)
         await p.http.forget_function(name)
         await p.events.forget_function(name)
+        await p.mappings.forget_function(name)
         p.engine.admission.set_reserved(name, None)
         await p.engine.retire_function(name)
         await p.telemetry.delete_function(name)
@@ -296,7 +301,12 @@ class Platform:
         self.packages_path = packages_path(sandboxes.level)
         self.engine.fleet.service_env = self._service_env
         self.objects = ObjectStorage(data_dir / "objects", clock)
-        self.queues = Queues(data_dir / "queues.db", clock)
+        self.queues = Queues(
+            data_dir / "queues.db",
+            clock,
+            region=settings.engine.region,
+            account=settings.engine.account_id,
+        )
         engine_settings = settings.engine
         facts = FunctionFacts(
             function_arn=engine_settings.function_arn,
@@ -323,6 +333,20 @@ class Platform:
             prewarm=self._prewarm,
             warm_lead_s=settings.schedule_warm_lead_s,
         )
+        self.mappings = EventSourceMappings(self.events.queue.db, clock, self.queues.name_of_arn)
+        self.mappings.run = functools.partial(
+            run_mapping,
+            PollerContext(
+                queues=self.queues,
+                invoke=self._invoke_batch,
+                concurrency_limit=self._concurrency_limit,
+                record_result=self.mappings.record_result,
+                region=engine_settings.region,
+            ),
+        )
+        # S3 events and async destinations reach functions and queues durably.
+        self.objects.notifier = self._notify
+        self.events.delivery.send_to_queue = self._send_to_queue
 
     @property
     def isolation(self) -> IsolationLevel:
@@ -374,6 +398,34 @@ class Platform:
         options = InvokeOptions(request_id=request_id)
         return await self.invoke(name, payload, options, qualifier)
 
+    async def _invoke_batch(
+        self, name: str, qualifier: str | None, payload: bytes
+    ) -> InvocationResult:
+        return await self.invoke(name, payload, None, qualifier)
+
+    def _concurrency_limit(self, name: str) -> int:
+        """How many batches of a queue a function may take at once: its reserved concurrency,
+        else the node's."""
+        admission = self.engine.admission
+        return admission.reserved.get(name) or admission.max_concurrency
+
+    async def _notify(self, target_arn: str, payload: bytes) -> None:
+        """An S3 event for a function (queued as an async invocation) or a queue."""
+        if is_queue(target_arn):
+            await self._send_to_queue(target_arn, payload)
+            return
+        destination = parse_destination(
+            target_arn, self.settings.engine.region, self.settings.engine.account_id
+        )
+        await self.invoke_async(destination.function, payload, destination.qualifier)
+
+    async def _send_to_queue(self, queue_arn: str, payload: bytes) -> None:
+        try:
+            name = self.queues.name_of_arn(queue_arn)
+        except QueueDoesNotExist as error:
+            raise ResourceNotFoundException(error.message) from error
+        await self.queues.send(name, payload.decode("utf-8", "replace"))
+
     async def logs(
         self,
         name: str,
@@ -407,6 +459,7 @@ class Platform:
 
     async def aclose(self) -> None:
         await self.schedules.aclose()
+        await self.mappings.aclose()
         await self.queues.aclose()
         await self.objects.aclose()
         await self.events.aclose()
@@ -465,5 +518,6 @@ async def open_platform(
     platform.engine.start()
     await platform.events.start()
     await platform.schedules.start()
+    await platform.mappings.start()
     platform.provisioning.restore()
     return platform

@@ -4,6 +4,7 @@ file removes them (but not what was made by hand)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +184,72 @@ def test_gureum_yaml_schedules_and_async_settings(
     assert config["MaximumRetryAttempts"] == 2
     listed = httpx.get(f"{server.url}/_gureum/schedules", params={"group": "yaml-reports"}).json()
     assert listed == {"schedules": []}
+
+
+QUEUED = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Dead:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: deployed-dead}
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: deployed-jobs
+      VisibilityTimeout: 120
+      RedrivePolicy: {deadLetterTargetArn: !GetAtt Dead.Arn, maxReceiveCount: 3}
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: deployed-worker
+      CodeUri: hello
+      Runtime: RUNTIME
+      Handler: app.handler
+      Environment:
+        Variables: {JOBS_URL: !Ref Jobs, DEAD_NAME: !GetAtt Dead.QueueName}
+      Events:
+        Work:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Jobs.Arn
+            BatchSize: 5
+            FunctionResponseTypes: [ReportBatchItemFailures]
+"""
+
+
+def test_deploy_makes_queues_and_maps_them_and_a_redeploy_unmaps(
+    env: dict[str, str], server: Server, lam: Any, tmp_path: Path
+) -> None:
+    folder = app(tmp_path, QUEUED)
+    summary = deploy_json(env, str(folder), "--stack-name", "queued")
+    arns = summary["queues"]
+    assert set(arns) == {"deployed-dead", "deployed-jobs"}
+    sqs = server.client("sqs")
+    url = sqs.get_queue_url(QueueName="deployed-jobs")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["VisibilityTimeout"] == "120"
+    assert json.loads(attributes["RedrivePolicy"]) == {
+        "deadLetterTargetArn": arns["deployed-dead"],
+        "maxReceiveCount": 3,
+    }
+    config = lam.get_function_configuration(FunctionName="deployed-worker")
+    variables = config["Environment"]["Variables"]
+    assert variables["JOBS_URL"].endswith("/000000000000/deployed-jobs")
+    assert variables["DEAD_NAME"] == "deployed-dead"
+    (mapping,) = lam.list_event_source_mappings(FunctionName="deployed-worker")[
+        "EventSourceMappings"
+    ]
+    assert (mapping["EventSourceArn"], mapping["BatchSize"]) == (arns["deployed-jobs"], 5)
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+    # Again: the same mapping, updated in place.
+    deploy_json(env, str(folder), "--stack-name", "queued")
+    (again,) = lam.list_event_source_mappings(FunctionName="deployed-worker")["EventSourceMappings"]
+    assert again["UUID"] == mapping["UUID"]
+
+    # The event taken out: the mapping goes; the queues stay, with their messages.
+    deploy_json(env, str(app(tmp_path, QUEUED.split("      Events:")[0])), "--stack-name", "queued")
+    assert (
+        lam.list_event_source_mappings(FunctionName="deployed-worker")["EventSourceMappings"] == []
+    )
+    assert sqs.get_queue_url(QueueName="deployed-jobs")["QueueUrl"] == url

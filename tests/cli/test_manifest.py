@@ -197,7 +197,7 @@ TEMPLATE = """
           Tracing: Active
           Events:
             Get: {Type: Api, Properties: {Path: /, Method: get}}
-            Queue: {Type: SQS, Properties: {Queue: arn:aws:sqs:us-east-1:0:q}}
+            Queue: {Type: Kinesis, Properties: {Stream: arn:aws:kinesis:us-east-1:0:stream/s}}
       Worker:
         Type: AWS::Serverless::Function
         Properties:
@@ -248,12 +248,13 @@ def test_a_template_reports_what_it_does_not_deploy(tmp_path: Path) -> None:
     template = sam(tmp_path)
     warnings = load(tmp_path).warnings
     assert (
-        "Api: Events.Queue: Type SQS is not supported yet (only Schedule, ScheduleV2, Api, "
-        "HttpApi); it is ignored"
+        "Api: Events.Queue: Type Kinesis is not supported yet (only Schedule, ScheduleV2, Api, "
+        "HttpApi, S3, SQS); it is ignored"
     ) in warnings
     assert "Api: ignoring Tracing (not used by gureum)" in warnings  # Policies: silently
     assert not any(w.startswith("Worker:") for w in warnings)  # AutoPublishAlias is deployed
-    assert any("ignoring Bucket (AWS::S3::Bucket)" in w for w in warnings)
+    assert not any("Bucket" in w for w in warnings)  # buckets are deployed
+    assert [(b.logical_id, b.name) for b in load(tmp_path).buckets] == [("Bucket", "bucket")]
     assert load(template).functions == load(tmp_path).functions
 
 
@@ -269,7 +270,7 @@ def test_a_ref_to_anything_but_a_parameter_with_a_default_is_refused(tmp_path: P
 
 
 def test_other_intrinsics_are_refused_clearly(tmp_path: Path) -> None:
-    text = TEMPLATE.replace("Ref: WorkerTimeout", "Fn::GetAtt: [Bucket, Arn]")
+    text = TEMPLATE.replace("Ref: WorkerTimeout", "Fn::GetAtt: [Bucket, RegionalDomainName]")
     with pytest.raises(ManifestError, match=r"Timeout: !GetAtt is not supported"):
         load_template(sam(tmp_path, text))
     text = TEMPLATE.replace("!Ref Memory", "!FindInMap [Sizes, !Ref Stage, Memory]")

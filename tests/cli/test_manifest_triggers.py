@@ -17,6 +17,7 @@ from gureum.cli.manifest import (
     UrlSpec,
     load,
 )
+from gureum.cli.manifest.specs import QueueRef, S3EventSpec, SqsEventSpec
 from tests.cli.test_manifest import write
 
 TEMPLATE = """
@@ -220,3 +221,76 @@ def test_gureum_yaml_mistakes_name_the_field(
     with pytest.raises(ManifestError) as caught:
         load(tmp_path)
     assert where in caught.value.where and message in caught.value.message, caught.value
+
+
+BACKED = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Photos:
+    Type: AWS::S3::Bucket
+    Properties: {BucketName: my-photos}
+  Dead:
+    Type: AWS::SQS::Queue
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: jobs
+      DelaySeconds: 5
+      RedrivePolicy: {deadLetterTargetArn: !GetAtt Dead.Arn, maxReceiveCount: 4}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src
+      Runtime: python3.12
+      Handler: app.handler
+      Environment:
+        Variables: {BUCKET: !Ref Photos, JOBS: !Ref Jobs, BUCKET_ARN: !GetAtt Photos.Arn}
+      Events:
+        Upload:
+          Type: S3
+          Properties:
+            Bucket: !Ref Photos
+            Events: [s3:ObjectCreated:*, s3:ObjectRemoved:Delete]
+            Filter: {S3Key: {Rules: [{Name: prefix, Value: raw/}]}}
+        Work:
+          Type: SQS
+          Properties: {Queue: !GetAtt Jobs.Arn, BatchSize: 100, MaximumBatchingWindowInSeconds: 2}
+"""
+
+
+def test_sam_buckets_queues_and_their_events(tmp_path: Path) -> None:
+    deployment = load(template(tmp_path, BACKED))
+    assert [(b.logical_id, b.name) for b in deployment.buckets] == [("Photos", "my-photos")]
+    dead, jobs = deployment.queues  # the dead-letter queue first
+    assert (dead.name, jobs.name) == ("Dead", "jobs")
+    assert jobs.attributes == {"DelaySeconds": "5"}
+    assert (jobs.dead_letter, jobs.max_receives) == (QueueRef("Dead"), 4)
+    (spec,) = deployment.functions
+    assert spec.env == {
+        "BUCKET": "my-photos",
+        "JOBS": "http://127.0.0.1:9000/000000000000/jobs",
+        "BUCKET_ARN": "arn:aws:s3:::my-photos",
+    }
+    assert spec.s3_events == (
+        S3EventSpec(
+            "my-photos", ("s3:ObjectCreated:*", "s3:ObjectRemoved:Delete"), (("prefix", "raw/"),)
+        ),
+    )
+    assert spec.sqs_events == (SqsEventSpec(QueueRef("jobs"), batch_size=100, window_s=2),)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("BucketName: my-photos", "BucketName: My_Photos", "not a valid bucket name"),
+        ("Bucket: !Ref Photos", "Bucket: elsewhere", "AWS::S3::Bucket in this template"),
+        ("s3:ObjectRemoved:Delete", "s3:Everything", "not an S3 event"),
+        ("Name: prefix", "Name: middle", "prefix or suffix"),
+        ("Queue: !GetAtt Jobs.Arn", "Queue: jobs", "not a queue ARN"),
+        ("deadLetterTargetArn: !GetAtt Dead.Arn", "deadLetterTargetArn: dead", "!GetAtt"),
+    ],
+)
+def test_sam_backing_mistakes_are_refused(tmp_path: Path, old: str, new: str, message: str) -> None:
+    assert old in BACKED
+    with pytest.raises(ManifestError, match=message):
+        load(template(tmp_path, BACKED.replace(old, new)))

@@ -228,8 +228,8 @@ SAM_TEMPLATE = f"""
               Type: Api
               Properties: {{Path: /sam-greeter, Method: get}}
             Later:
-              Type: SQS
-              Properties: {{Queue: arn:aws:sqs:us-east-1:000000000000:q}}
+              Type: Kinesis
+              Properties: {{Stream: arn:aws:kinesis:us-east-1:000000000000:stream/s}}
       Counter:
         Type: AWS::Serverless::Function
         Properties:
@@ -267,10 +267,10 @@ def test_deploy_a_sam_template_with_globals(env: dict[str, str], tmp_path: Path)
         {"route": "GET /sam-greeter", "function": "SamGreeter", "payloadFormat": "1.0"}
     ]
     # The SQS event, Tracing and the table are reported, not silently dropped.
-    assert "SamGreeter: Events.Later: Type SQS is not supported yet" in result.stderr
+    assert "SamGreeter: Events.Later: Type Kinesis is not supported yet" in result.stderr
     assert "Counter: ignoring Tracing (not used by gureum)" in result.stderr
     assert "Table (AWS::Serverless::SimpleTable)" in result.stderr
-    assert any("Type SQS is not supported" in w for w in summary["warnings"])
+    assert any("Type Kinesis is not supported" in w for w in summary["warnings"])
 
     keys = '{"keys": ["STAGE", "SHARED", "ROLE"]}'
     assert invoke_json(env, "SamGreeter", keys)["payload"] == {

@@ -186,9 +186,9 @@ async def test_invoke_config_validation(platform: Platform, deploy: Deploy) -> N
         await events.put_config("echo", "$LATEST", max_retries=3)
     with pytest.raises(InvalidParameterValueException, match="MaximumEventAgeInSeconds"):
         await events.put_config("echo", "$LATEST", max_age_s=59)
-    with pytest.raises(InvalidParameterValueException, match="no queues yet"):
+    with pytest.raises(InvalidParameterValueException, match=r"functions .* and queues"):
         await events.put_config(
-            "echo", "$LATEST", on_failure="arn:aws:sqs:us-east-1:000000000000:dlq"
+            "echo", "$LATEST", on_failure="arn:aws:sns:us-east-1:000000000000:topic"
         )
     with pytest.raises(InvalidParameterValueException, match="another region"):
         await events.put_config(

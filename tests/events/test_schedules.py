@@ -92,7 +92,9 @@ async def test_ticks_missed_while_down_fire_at_most_once(
     clock.advance(600)  # ten ticks pass while gureum is down
     platform = await open_custom(LEVEL)
     try:
-        assert await fire(platform) == expected
+        # The scheduler's own first pass at start may fire it before the test does: count.
+        await fire(platform)
+        assert len(await events_of(platform, "sink")) == 1 + expected
         assert await fire(platform) == 0
         clock.advance(60)  # and then it keeps time again
         assert await fire(platform) == 1
@@ -164,9 +166,14 @@ async def test_validation(open_custom: Opener) -> None:
             await put(Schedule("bad", "rate(1 minutes)", arn), create=True)
         with pytest.raises(ValidationException, match="time zone"):
             await put(Schedule("bad", "rate(1 minute)", arn, timezone="Mars/Base"), create=True)
-        with pytest.raises(ValidationException, match="not a function"):
+        with pytest.raises(ValidationException, match="is a queue"):
             await put(
                 Schedule("bad", "rate(1 minute)", "arn:aws:sqs:us-east-1:000000000000:q"),
+                create=True,
+            )
+        with pytest.raises(ValidationException, match="not a function"):
+            await put(
+                Schedule("bad", "rate(1 minute)", "arn:aws:sns:us-east-1:000000000000:t"),
                 create=True,
             )
         with pytest.raises(ResourceNotFoundException):

@@ -68,6 +68,7 @@ class Remote:
     session: botocore.session.Session
     region: str
     _clients: dict[bool, Any] = field(default_factory=dict)
+    _services: dict[str, Any] = field(default_factory=dict)
 
     def lambda_client(self, *, for_invoke: bool = False) -> Any:
         """A botocore Lambda client; ``for_invoke`` waits long and never retries (an invoke
@@ -82,6 +83,20 @@ class Remote:
                 "lambda", endpoint_url=self.endpoint, region_name=self.region, config=config
             )
         return self._clients[for_invoke]
+
+    def service_client(self, service: str) -> Any:
+        """A botocore client of another of gureum's APIs (``s3``, path-style; ``sqs``)."""
+        if service not in self._services:
+            config = Config(
+                connect_timeout=5,
+                read_timeout=60,
+                retries={"mode": "standard", "total_max_attempts": 3},
+                s3={"addressing_style": "path"},
+            )
+            self._services[service] = self.session.create_client(
+                service, endpoint_url=self.endpoint, region_name=self.region, config=config
+            )
+        return self._services[service]
 
     def get_json(self, path: str, query: dict[str, str]) -> Any:
         """GET one of gureum's own endpoints, SigV4-signed as the Lambda API's requests are."""

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from rich.markup import escape
 from rich.table import Table
 
+from .backing import create_buckets_and_queues, wire_mappings, wire_notifications
 from .client import (
     DEFAULT_ENDPOINT,
     ApiError,
@@ -83,6 +84,10 @@ def deploy(
     packages: dict[Path, bytes] = {}  # functions of one template may share a folder
     summaries = []
     with reporting_errors(endpoint):
+        backing: dict[str, Any] = {"buckets": [], "queues": {}}
+        if deployment.buckets or deployment.queues:
+            with err.status("Creating buckets and queues"):
+                backing = create_buckets_and_queues(remote, deployment)
         for layer in deployment.layers:
             layers[layer] = _publish_layer(client, layer)
         for spec in deployment.functions:
@@ -102,8 +107,12 @@ def deploy(
             if spec.alias is not None:
                 summary.update(_release(client, spec, spec.alias, code))
             summaries.append(summary)
-        with err.status("Wiring routes, schedules, URLs"):
-            wired = wire(remote, deployment, {s["name"]: s["arn"] for s in summaries})
+        with err.status("Wiring routes, schedules, URLs, notifications, queues"):
+            function_arns = {s["name"]: s["arn"] for s in summaries}
+            wired = wire(remote, deployment, function_arns)
+            wired["notifications"] = wire_notifications(remote, deployment, function_arns)
+            wired["mappings"] = wire_mappings(remote, deployment, function_arns, backing["queues"])
+            wired.update(backing)
     if as_json:
         typer.echo(
             json.dumps(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ..clock import Clock
 from ..errors import GureumError, ResourceNotFoundException
 from ..types import LATEST, InvocationResult
-from .invoke_config import Destination, EventInvokeConfig
+from .invoke_config import Destination, EventInvokeConfig, is_queue
 from .queue import EventQueue, NewEvent, QueuedEvent
 from .records import EVENT_AGE_EXCEEDED, RETRIES_EXHAUSTED, SUCCESS, destination_record
 
@@ -66,6 +66,8 @@ class Delivery:
     ) -> None:
         self.queue = queue
         self.invoke = invoke
+        # Sends a record to a queue destination (queue ARN, payload); set by the platform.
+        self.send_to_queue: Callable[[str, bytes], Awaitable[None]] | None = None
         self.policy = policy
         self.clock = clock
         self.settings = settings or DeliverySettings()
@@ -136,6 +138,9 @@ class Delivery:
             log.error("delivering an event failed", exc_info=task.exception())
 
     async def _deliver(self, event: QueuedEvent) -> None:
+        if is_queue(event.function):
+            await self._send(event)
+            return
         config = self.policy.invoke_config(event.function, event.qualifier)
         now = self.clock.time()
         if now - event.accepted_at > config.max_age_s:
@@ -220,7 +225,25 @@ class Delivery:
             now=self.clock.time(),
         )
 
+    async def _send(self, event: QueuedEvent) -> None:
+        """A destination's record (or a dead letter) for a queue: sent, then finished."""
+        try:
+            if self.send_to_queue is None:
+                raise ResourceNotFoundException("this gureum has no queues")
+            await self.send_to_queue(event.function, event.payload)
+        except ResourceNotFoundException as error:
+            log.warning("dropping %s for %s: %s", event.request_id, event.function, error.message)
+            await self.queue.finish(event, "dropped", [], self.clock.time())
+            return
+        except GureumError as error:
+            config = self.policy.invoke_config(event.function, None)
+            await self._back_off(event, config, error)
+            return
+        await self.queue.finish(event, "succeeded", [], self.clock.time())
+
     def _to(self, arn: str, payload: bytes) -> NewEvent:
+        if is_queue(arn):
+            return NewEvent(arn, None, payload, self.policy.new_request_id())
         function, _, qualifier = arn.split(":function:", 1)[1].partition(":")
         return self._deliver_to(Destination(function, qualifier or None), payload)
 

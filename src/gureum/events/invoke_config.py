@@ -1,7 +1,7 @@
 """How a function's asynchronous invocations are delivered: retries, maximum age, destinations.
 
 Lambda's FunctionEventInvokeConfig, one per function and qualifier ($LATEST, a version or an
-alias). Destinations name another function by ARN; queues join when gureum has queues.
+alias). Destinations name another function, or a queue, by ARN.
 """
 
 from __future__ import annotations
@@ -41,10 +41,20 @@ class EventInvokeConfig:
 
 @dataclass(frozen=True, slots=True)
 class Destination:
-    """Where a record goes: a function (name and optional qualifier)."""
+    """Where a record goes: a function (name and optional qualifier), or a queue: then
+    ``function`` is the queue's ARN (a name never holds ':'), and delivering the event sends
+    it to the queue."""
 
     function: str
     qualifier: str | None
+
+
+QUEUE_ARN_PREFIX = "arn:aws:sqs:"
+
+
+def is_queue(target: str) -> bool:
+    """Whether an event's target (a Destination's ``function``) is a queue."""
+    return target.startswith(QUEUE_ARN_PREFIX)
 
 
 def check_retries(value: int) -> int:
@@ -72,19 +82,18 @@ def parse_destination(arn: str, region: str, account: str) -> Destination:
     if len(parts) < 6 or parts[0] != "arn":
         raise InvalidParameterValueException(f"The destination ARN {arn} is invalid.")
     service = parts[2]
-    if service == "sqs":
-        raise InvalidParameterValueException(
-            f"The destination ARN {arn} is a queue: gureum has no queues yet, so only "
-            "functions (arn:aws:lambda:...:function:NAME) can be destinations."
-        )
-    if service != "lambda" or parts[5] != "function" or len(parts) not in (7, 8):
+    queue = service == "sqs" and len(parts) == 6 and bool(parts[5])
+    if not queue and (service != "lambda" or parts[5] != "function" or len(parts) not in (7, 8)):
         raise InvalidParameterValueException(
             f"The destination ARN {arn} is not supported: gureum delivers to functions "
-            "(arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER])."
+            "(arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]) and queues "
+            "(arn:aws:sqs:REGION:ACCOUNT:NAME)."
         )
     if parts[3] != region or parts[4] != account:
         raise InvalidParameterValueException(
             f"The destination ARN {arn} is in another region or account than this gureum "
             f"({region}, {account})."
         )
+    if queue:
+        return Destination(arn, None)
     return Destination(parts[6], parts[7] if len(parts) == 8 else None)

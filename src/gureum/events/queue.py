@@ -62,6 +62,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    (
+        """
+        CREATE TABLE event_source_mappings (
+            uuid   TEXT PRIMARY KEY,
+            config TEXT NOT NULL
+        )
+        """,
+    ),
 )
 
 OUTCOMES = ("succeeded", "failed", "dropped")

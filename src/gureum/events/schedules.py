@@ -23,7 +23,7 @@ from typing import Any
 from ..clock import Clock
 from ..errors import GureumError
 from . import expressions
-from .invoke_config import parse_destination
+from .invoke_config import is_queue, parse_destination
 from .queue import EventQueue, NewEvent, insert_event
 
 log = logging.getLogger("gureum.events")
@@ -219,6 +219,10 @@ class Schedules:
             raise ValidationException(
                 f"Target {schedule.target_arn} is not a function of this gureum: {error.message}"
             ) from error
+        if is_queue(target.function):
+            raise ValidationException(
+                f"Target {schedule.target_arn} is a queue: gureum's schedules invoke functions"
+            )
         return target.function, target.qualifier
 
     def _after(self, entry: _Entry, instant: float | None) -> float | None:

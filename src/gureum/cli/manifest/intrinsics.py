@@ -10,7 +10,7 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 
 from . import values
-from .specs import FunctionRef, LayerSpec, ManifestError
+from .specs import FunctionRef, LayerSpec, ManifestError, QueueRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,11 @@ class Resolver:
         self.parameters = parameters
         self.layers: dict[str, LayerSpec] = {}
         self.functions: dict[str, str] = {}  # the template's functions: logical id -> name
+        self.buckets: dict[str, str] = {}  # logical id -> bucket name
+        self.queues: dict[str, str] = {}  # logical id -> queue name
+        # What a queue's URL starts with (the deploy's endpoint; gureum takes any URL whose
+        # last segment is the name, as the function's boto3 sends it to its own endpoint).
+        self.queue_url_base = "http://127.0.0.1:9000/000000000000"
 
     def resolve(self, value: Any, where: str) -> Any:
         intrinsic = _as_intrinsic(value)
@@ -68,19 +73,42 @@ class Resolver:
                 return self.layers[intrinsic.value]
             if intrinsic.value in self.functions:  # CloudFormation: a function's Ref is its name
                 return self.functions[intrinsic.value]
+            if intrinsic.value in self.buckets:
+                return self.buckets[intrinsic.value]
+            if intrinsic.value in self.queues:  # a queue's Ref is its URL
+                return f"{self.queue_url_base}/{self.queues[intrinsic.value]}"
             return self._parameter(intrinsic.value, where)
-        if intrinsic.name == "Fn::GetAtt" and intrinsic.value in (
-            [logical_id, "Arn"] for logical_id in self.functions
-        ):
-            return FunctionRef(self.functions[intrinsic.value[0]])
+        if intrinsic.name == "Fn::GetAtt":
+            attribute = self._attribute(intrinsic.value)
+            if attribute is not None:
+                return attribute
         if intrinsic.name == "Fn::Sub":
             return self._sub(intrinsic.value, where)
         short = intrinsic.name.removeprefix("Fn::")
         raise ManifestError(
             where,
             f"!{short} is not supported: gureum resolves only !Ref and !Sub of Parameters that "
-            "have a Default, and !GetAtt Function.Arn of the template's functions",
+            "have a Default, and !GetAtt of the template's functions (Arn), buckets (Arn) and "
+            "queues (Arn, QueueName, QueueUrl)",
         )
+
+    def _attribute(self, value: Any) -> Any:
+        """``!GetAtt X.Attr`` of the template's functions, buckets and queues, or None."""
+        if not (isinstance(value, list) and len(value) == 2):
+            return None
+        logical_id, attribute = value
+        if logical_id in self.functions and attribute == "Arn":
+            return FunctionRef(self.functions[logical_id])
+        if logical_id in self.buckets and attribute == "Arn":
+            return f"arn:aws:s3:::{self.buckets[logical_id]}"
+        if logical_id in self.queues:
+            name = self.queues[logical_id]
+            return {
+                "Arn": QueueRef(name),
+                "QueueName": name,
+                "QueueUrl": f"{self.queue_url_base}/{name}",
+            }.get(attribute)
+        return None
 
     def _parameter(self, name: str, where: str) -> Any:
         if name not in self.parameters:

@@ -11,9 +11,10 @@ from typing import Any
 
 from ...errors import InvalidParameterValueException
 from ...validation import validate_function_name
+from . import resources as aws
 from . import triggers, values
 from .intrinsics import Resolver, TemplateLoader, parameter_defaults
-from .specs import Deployment, FunctionSpec, LayerSpec, ManifestError
+from .specs import BucketSpec, Deployment, FunctionSpec, LayerSpec, ManifestError, QueueSpec
 from .values import T
 
 TEMPLATE_NAMES = ("template.yaml", "template.yml")
@@ -98,9 +99,12 @@ def load_template(template: Path, name: str | None = None, stack: str | None = N
         for logical_id, resource in resources.items()
         if resource.get("Type") == SAM_FUNCTION
     }
+    buckets, queues = _buckets_and_queues(resources, resolver, properties_of, warnings)
     specs: list[FunctionSpec] = []
     skipped: list[str] = []
     for logical_id, resource in resources.items():
+        if resource.get("Type") in (aws.S3_BUCKET, aws.SQS_QUEUE):
+            continue
         if resource.get("Type") == SAM_FUNCTION:
             properties = properties_of(logical_id, function_globals)
             spec, notes = _sam_function(template.parent, logical_id, properties)
@@ -110,7 +114,8 @@ def load_template(template: Path, name: str | None = None, stack: str | None = N
             skipped.append(f"{logical_id} ({resource.get('Type')})")
     if skipped:
         warnings.append(
-            f"only {SAM_FUNCTION} and {SAM_LAYER} resources are deployed; "
+            f"only {SAM_FUNCTION}, {SAM_LAYER}, {aws.S3_BUCKET} and {aws.SQS_QUEUE} resources "
+            "are deployed; "
             f"ignoring {', '.join(skipped)}"
         )
     if not specs and not layers:
@@ -125,7 +130,52 @@ def load_template(template: Path, name: str | None = None, stack: str | None = N
             specs[0], name=values.checked(f"{source}: name", validate_function_name, name)
         )
     stack = stack or default_stack(template.parent)
-    return Deployment(specs, warnings, template, layers, values.checked("--stack", _stack, stack))
+    deployment = Deployment(
+        specs, warnings, template, layers, values.checked("--stack", _stack, stack)
+    )
+    deployment.buckets, deployment.queues = buckets, queues
+    return deployment
+
+
+def _buckets_and_queues(
+    resources: dict[str, dict[str, Any]],
+    resolver: Resolver,
+    properties_of: Callable[[str, Mapping[str, Any]], Properties],
+    warnings: list[str],
+) -> tuple[list[BucketSpec], list[QueueSpec]]:
+    """The template's buckets and queues, dead-letter queues before the queues that use them.
+    Their names are known first, so that any property may refer to any of them."""
+    kinds = {aws.S3_BUCKET: resolver.buckets, aws.SQS_QUEUE: resolver.queues}
+    for logical_id, resource in resources.items():
+        names = kinds.get(resource.get("Type", ""))
+        if names is not None:
+            key = "BucketName" if resource["Type"] == aws.S3_BUCKET else "QueueName"
+            default = logical_id.lower() if key == "BucketName" else logical_id
+            names[logical_id] = properties_of(logical_id, {}).get(key, values.string, default)
+    buckets, queues = [], []
+    for logical_id, resource in resources.items():
+        kind = resource.get("Type")
+        if kind not in kinds:
+            continue
+        properties = properties_of(logical_id, {})
+        if kind == aws.S3_BUCKET:
+            buckets.append(aws.bucket(logical_id, properties.get))
+            known: tuple[str, ...] = ("BucketName",)
+        else:
+            queues.append(aws.queue(logical_id, properties.get))
+            known = ("QueueName", "RedrivePolicy", *aws.QUEUE_ATTRIBUTES)
+        ignored = properties.unread(*known, "Tags")
+        if ignored:
+            warnings.append(f"{logical_id}: ignoring {', '.join(ignored)} (not used by gureum)")
+    ordered: list[QueueSpec] = []
+    while queues:  # each pass takes the queues whose dead-letter queue is already placed
+        placed = {q.name for q in ordered}
+        ready = [q for q in queues if q.dead_letter is None or q.dead_letter.name in placed]
+        if not ready:
+            raise ManifestError(resolver.source, "queues' RedrivePolicy form a cycle")
+        ordered += ready
+        queues = [q for q in queues if q not in ready]
+    return buckets, ordered
 
 
 def default_stack(folder: Path) -> str:
@@ -215,11 +265,14 @@ def _sam_function(
         raise ManifestError(properties.at("CodeUri"), f"{code_uri!r} is not a folder next to it")
     get = properties.get
     _drop_api_ids(properties.values.get("Events"))
-    no_events: triggers.SamEvents = ([], [], [])
-    schedules, routes, event_notes = get(
-        "Events", lambda where, value: triggers.sam_events(where, value, logical_id), no_events
+    events = get(
+        "Events",
+        lambda where, value: triggers.sam_events(
+            where, value, logical_id, properties.resolver.buckets
+        ),
+        triggers.SamEvents(),
     )
-    notes += event_notes
+    notes += events.notes
     spec = FunctionSpec(
         name=_function_name(logical_id, properties),
         code_dir=code_dir,
@@ -233,8 +286,10 @@ def _sam_function(
         alias=get("AutoPublishAlias", values.alias, None),
         version_description=get("VersionDescription", values.description, None),
         snap_start=get("SnapStart", _sam_snap_start, "None"),
-        schedules=tuple(schedules),
-        routes=tuple(routes),
+        schedules=tuple(events.schedules),
+        routes=tuple(events.routes),
+        s3_events=tuple(events.s3),
+        sqs_events=tuple(events.sqs),
         url=get("FunctionUrlConfig", triggers.sam_url, None),
         event_invoke=get("EventInvokeConfig", triggers.sam_event_invoke, None),
     )

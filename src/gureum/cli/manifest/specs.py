@@ -44,6 +44,57 @@ class FunctionRef:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueRef:
+    """A queue of the same template named where its ARN is wanted (``!GetAtt Q.Arn``): the
+    server's region and account make the ARN, at deploy time."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class BucketSpec:
+    """An ``AWS::S3::Bucket`` of a template: created if missing, its notifications the
+    template's (from its functions' S3 events)."""
+
+    logical_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    """An ``AWS::SQS::Queue`` of a template: created if missing, its attributes set."""
+
+    logical_id: str
+    name: str
+    attributes: dict[str, str] = field(default_factory=dict)
+    # A RedrivePolicy's dead-letter queue of the same template (created first), and after how
+    # many receives a message moves there.
+    dead_letter: QueueRef | None = None
+    max_receives: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class S3EventSpec:
+    """A function's ``Type: S3`` event: a bucket of the template notifies it."""
+
+    bucket: str
+    events: tuple[str, ...]
+    filter_rules: tuple[tuple[str, str], ...] = ()  # (prefix|suffix, value)
+
+
+@dataclass(frozen=True, slots=True)
+class SqsEventSpec:
+    """A function's ``Type: SQS`` event: an event source mapping from the queue."""
+
+    queue: str | QueueRef  # an ARN, or a queue of the template
+    batch_size: int = 10
+    window_s: int = 0
+    enabled: bool = True
+    response_types: tuple[str, ...] = ()
+    max_concurrency: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleSpec:
     """A schedule that invokes the function (SAM's Schedule/ScheduleV2, gureum.yaml's
     ``schedules``), kept in the deployment's schedule group."""
@@ -106,6 +157,8 @@ class FunctionSpec:
     routes: tuple[RouteSpec, ...] = ()
     url: UrlSpec | None = None
     event_invoke: EventInvokeSpec | None = None
+    s3_events: tuple[S3EventSpec, ...] = ()
+    sqs_events: tuple[SqsEventSpec, ...] = ()
 
     @property
     def target(self) -> str:
@@ -121,3 +174,5 @@ class Deployment:
     layers: list[LayerSpec] = field(default_factory=list)  # to publish before the functions
     # Owns the deployment's routes and names its schedule group: what a redeploy replaces.
     stack: str = ""
+    buckets: list[BucketSpec] = field(default_factory=list)
+    queues: list[QueueSpec] = field(default_factory=list)  # dead-letter queues first

@@ -11,12 +11,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...events import expressions
 from ...gateway.routes import RouteKeyError, parse_route_key
-from . import values
-from .specs import EventInvokeSpec, FunctionRef, ManifestError, RouteSpec, ScheduleSpec, UrlSpec
+from . import resources, values
+from .specs import (
+    EventInvokeSpec,
+    FunctionRef,
+    ManifestError,
+    RouteSpec,
+    S3EventSpec,
+    ScheduleSpec,
+    SqsEventSpec,
+    UrlSpec,
+)
 
 AUTH_TYPES = ("NONE", "AWS_IAM")
 PAYLOAD_FORMATS = ("1.0", "2.0")
@@ -30,9 +40,18 @@ CORS_KEYS = (
     "ExposeHeaders",
     "MaxAge",
 )
-SAM_EVENT_TYPES = ("Schedule", "ScheduleV2", "Api", "HttpApi")
-# A function's Events: its schedules and routes, and notes on what is not acted on.
-SamEvents = tuple[list[ScheduleSpec], list[RouteSpec], list[str]]
+SAM_EVENT_TYPES = ("Schedule", "ScheduleV2", "Api", "HttpApi", "S3", "SQS")
+
+
+@dataclass(slots=True)
+class SamEvents:
+    """A function's Events, by kind, and notes on what is not acted on."""
+
+    schedules: list[ScheduleSpec] = field(default_factory=list)
+    routes: list[RouteSpec] = field(default_factory=list)
+    s3: list[S3EventSpec] = field(default_factory=list)
+    sqs: list[SqsEventSpec] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 # -- shared checks ----------------------------------------------------------------------------
@@ -134,21 +153,26 @@ class Fields:
 # -- SAM ---------------------------------------------------------------------------------------
 
 
-def sam_events(where: str, value: Any, function_id: str) -> SamEvents:
-    """A SAM function's ``Events``: schedules and routes, and notes on what is not acted on."""
+def sam_events(
+    where: str, value: Any, function_id: str, buckets: dict[str, str] | None = None
+) -> SamEvents:
+    """A SAM function's ``Events``; ``buckets``: the template's (logical id -> name)."""
     events = values.mapping(value, where, "Events")
-    schedules: list[ScheduleSpec] = []
-    routes: list[RouteSpec] = []
-    notes: list[str] = []
+    found = SamEvents()
+    notes = found.notes
     for event_id, event in events.items():
         at = f"{where}.{event_id}"
         event = values.mapping(event, at, "an event")
         kind = event.get("Type")
         properties = Fields(f"{at}.Properties", event.get("Properties"), "Properties")
         if kind in ("Schedule", "ScheduleV2"):
-            schedules.append(_sam_schedule(properties, kind, f"{function_id}-{event_id}"))
+            found.schedules.append(_sam_schedule(properties, kind, f"{function_id}-{event_id}"))
         elif kind in ("Api", "HttpApi"):
-            routes.append(_sam_route(properties, kind))
+            found.routes.append(_sam_route(properties, kind))
+        elif kind == "S3":
+            found.s3.append(resources.s3_event(properties.where, properties, buckets or {}))
+        elif kind == "SQS":
+            found.sqs.append(resources.sqs_event(properties.where, properties))
         else:
             notes.append(
                 f"Events.{event_id}: Type {kind} is not supported yet (only "
@@ -158,7 +182,7 @@ def sam_events(where: str, value: Any, function_id: str) -> SamEvents:
         ignored = properties.unread()
         if ignored:
             notes.append(f"Events.{event_id}: ignoring {', '.join(ignored)} (not used by gureum)")
-    return schedules, routes, notes
+    return found
 
 
 def _sam_schedule(p: Fields, kind: str, default_name: str) -> ScheduleSpec:

@@ -4,13 +4,23 @@ Shapes are botocore's (``lambda/2015-03-31``): the protocol layer has already ty
 and serialises whatever dict comes back. Importing this package registers every operation.
 """
 
-from . import event_invoke, function_urls, functions, invoke, layers, provisioned, versions
+from . import (
+    event_invoke,
+    event_source_mappings,
+    function_urls,
+    functions,
+    invoke,
+    layers,
+    provisioned,
+    versions,
+)
 from .core import OPERATIONS, LambdaContext, resolve_name
 
 __all__ = [
     "OPERATIONS",
     "LambdaContext",
     "event_invoke",
+    "event_source_mappings",
     "function_urls",
     "functions",
     "invoke",
