@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from gureum import Platform
 from gureum.clock import ManualClock
 from gureum.errors import InvalidParameterValueException, ResourceNotFoundException
-from tests.conftest import CAN_ISOLATE, Deploy, deployer
+from tests.conftest import Deploy
 
 ECHO = """
 def handler(event, context):
@@ -28,22 +27,6 @@ import json
 def handler(event, context):
     print("RECORD " + json.dumps(event))
 """
-
-
-@pytest.fixture
-async def platform(
-    open_custom: Callable[..., Awaitable[Platform]],
-) -> AsyncIterator[Platform]:
-    p = await open_custom("full" if CAN_ISOLATE else "process")
-    try:
-        yield p
-    finally:
-        await p.aclose()
-
-
-@pytest.fixture
-def deploy(platform: Platform) -> Deploy:
-    return deployer(platform)
 
 
 def arn(platform: Platform, name: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -26,20 +26,6 @@ def handler(event, context):
         raise RuntimeError("crashed")
     return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
 """
-
-
-@pytest.fixture
-async def platform(open_custom: Callable[..., Awaitable[Platform]]) -> AsyncIterator[Platform]:
-    p = await open_custom("full" if CAN_ISOLATE else "process")
-    try:
-        yield p
-    finally:
-        await p.aclose()
-
-
-@pytest.fixture
-def deploy(platform: Platform) -> Deploy:
-    return deployer(platform)
 
 
 async def batches(platform: Platform, name: str) -> list[dict[str, Any]]:

@@ -61,6 +61,16 @@ class Server:
             self.process.stdout.close()
         return status
 
+    def release(self) -> None:
+        """Stop the server if it still runs; if a test killed it, close what is left."""
+        if self.process.poll() is None:
+            self.stop()
+            return
+        for client in self.clients:
+            client.close()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
 
 def start_server(data_dir: Path, *extra: str) -> Server:
     """Start `gureum serve` on a free port; returns once it announced it is listening."""

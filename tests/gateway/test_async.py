@@ -159,13 +159,7 @@ def process_server(tmp_path: Path) -> Iterator[Server]:
     try:
         yield running
     finally:
-        if running.process.poll() is None:
-            running.stop()
-        else:  # killed by the test
-            for client in running.clients:
-                client.close()
-            if running.process.stdout is not None:
-                running.process.stdout.close()
+        running.release()
 
 
 def test_every_accepted_event_is_delivered_after_kill_9(

@@ -27,13 +27,7 @@ def killable(tmp_path: Path) -> Iterator[Server]:
     try:
         yield running
     finally:
-        if running.process.poll() is None:
-            running.stop()
-        else:  # killed by the test
-            for client in running.clients:
-                client.close()
-            if running.process.stdout is not None:
-                running.process.stdout.close()
+        running.release()
 
 
 def test_acknowledged_puts_survive_kill_9_and_nothing_half_written_shows(killable: Server) -> None:

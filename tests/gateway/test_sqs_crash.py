@@ -26,13 +26,7 @@ def killable(tmp_path: Path) -> Iterator[Server]:
     try:
         yield running
     finally:
-        if running.process.poll() is None:
-            running.stop()
-        else:  # killed by the test
-            for client in running.clients:
-                client.close()
-            if running.process.stdout is not None:
-                running.process.stdout.close()
+        running.release()
 
 
 def test_acknowledged_sends_and_deletes_survive_kill_9(killable: Server) -> None:

@@ -135,7 +135,7 @@ def sqs_event(where: str, p: Any) -> SqsEventSpec:
         queue=target,
         batch_size=p.get("BatchSize", values.integer, 10),
         window_s=p.get("MaximumBatchingWindowInSeconds", values.integer, 0),
-        enabled=p.get("Enabled", _boolean, True),
+        enabled=p.get("Enabled", values.boolean, True),
         response_types=tuple(p.get("FunctionResponseTypes", _response_types, ())),
         max_concurrency=scaling.get("MaximumConcurrency") if isinstance(scaling, dict) else None,
     )
@@ -156,12 +156,6 @@ def _response_types(where: str, value: Any) -> list[str]:
         if name not in RESPONSE_TYPES:
             raise ManifestError(where, f"expected {', '.join(RESPONSE_TYPES)}, got {name!r}")
     return names
-
-
-def _boolean(where: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ManifestError(where, f"expected true or false, got {values.shown(value)}")
-    return value
 
 
 def _any(where: str, value: Any) -> Any:

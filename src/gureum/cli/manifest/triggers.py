@@ -100,12 +100,6 @@ def one_of(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
     return check
 
 
-def boolean(where: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ManifestError(where, f"expected true or false, got {values.shown(value)}")
-    return value
-
-
 def event_input(where: str, value: Any) -> str:
     """The event a schedule sends: a string as it is (SAM's Input), anything else as JSON."""
     if isinstance(value, str):
@@ -188,7 +182,7 @@ def sam_events(
 def _sam_schedule(p: Fields, kind: str, default_name: str) -> ScheduleSpec:
     if kind == "Schedule":
         expression_ = p.get("Schedule", expression)
-        enabled = p.get("Enabled", boolean, True)
+        enabled = p.get("Enabled", values.boolean, True)
         state = p.get("State", one_of(("ENABLED", "DISABLED")))
         zone = "UTC"
     else:
@@ -300,7 +294,7 @@ def short_schedules(where: str, value: Any) -> list[ScheduleSpec]:
                 expression=expression_,
                 timezone=p.get("timezone", timezone, "UTC"),
                 input=p.get("input", event_input),
-                enabled=p.get("enabled", boolean, True),
+                enabled=p.get("enabled", values.boolean, True),
                 description=p.get("description", values.description, ""),
                 catch_up=p.get("catch_up", one_of(CATCH_UP), "once"),
             )

@@ -82,6 +82,12 @@ def integer(where: str, value: Any) -> int:
     return value
 
 
+def boolean(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ManifestError(where, f"expected true or false, got {shown(value)}")
+    return value
+
+
 def function_name(where: str, value: Any) -> str:
     return checked(where, validate_function_name, string(where, value))
 
