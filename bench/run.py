@@ -5,8 +5,9 @@
 Cold start, zygote start, warm invoke, throughput and idle memory through the Python API, in one
 process, and how many warm instances fit (bench/density.py); then the HTTP path through a real
 `gureum serve` driven by wrk (bench/http.py), its cold paths and bursts (bench/coldhttp.py),
-the peers installed and driven the same way (bench/peers.py), and asynchronous events and HTTP
-routes (bench/events.py). One run writes one Markdown file (issue 4's sections: bench/compare.py).
+the peers installed and driven the same way (bench/peers.py), asynchronous events and HTTP
+routes (bench/events.py), and S3 and SQS (bench/services.py). One run writes one Markdown file
+(issue 4's sections: bench/compare.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import coldhttp, compare, density, events, http, peers
+from bench import coldhttp, compare, density, events, http, peers, services
 from gureum import InvocationResult, Platform, PlatformSettings, open_platform
 from gureum.sandbox.cgroups import CFS_PERIOD_US, MB_PER_VCPU
 from gureum.sandbox.runtimes import host_runtime
@@ -334,7 +335,7 @@ REPORT = """# gureum benchmarks
 
 One process and run, Python API, temporary data dir. Latency: `time.perf_counter()` around
 `await platform.invoke(...)`. Handler: `return event` (≪ 1 µs).
-Phase order: 6, 1+5, 3, 4, 2, 9, 7, 10, 8, 11.
+Phase order: 6, 1+5, 3, 4, 2, 9, 7, 10, 8, 11, 12.
 
 1. **Cold start**: {cold} functions, each deployed (which unpacks and precompiles its zip, ~80 ms
    in a child process) and then invoked once, after a throw-away function started the zygote.
@@ -359,9 +360,10 @@ Phase order: 6, 1+5, 3, 4, 2, 9, 7, 10, 8, 11.
 9. **Warm instances that fit**: Python API, provisioned concurrency; with 8, below.
 10. **Peers**: installed into a cache, started and loaded as gureum is; the side-by-side above.
 11. **Events and HTTP routes**: another `gureum serve`; its own section below.
+12. **Storage and queues**: another `gureum serve`, S3 and SQS from boto3 and http.client; below.
 
-Phases 1–6 and 9 run unpinned; 7, 8, 10 and 11 pin the server to one core and the client to the
-other.
+Phases 1–6 and 9 run unpinned; 7, 8, 10, 11 and 12 pin the server to one core and the client to
+the other.
 
 ## Figures
 
@@ -378,6 +380,7 @@ other.
 {http_section}
 {gureum_http}
 {events_section}
+{services_section}
 ## Published anchors (from `performance-anchors.md`: other machines, NOT measured here)
 
 | System | Published figure | Source |
@@ -409,6 +412,7 @@ def report(
     load: str,
     issue4: compare.Figures,
     events_section: str,
+    services_section: str,
 ) -> str:
     v, web = fig.values, issue4.web
     warm = {mb: v[f"warm{mb}_p50"] for mb in http.MEMORY_SIZES}
@@ -418,7 +422,7 @@ def report(
         http_section=http_section(web, warm), http_floor=http_floor(web),
         goals=compare.goals(issue4), side_by_side=compare.side_by_side(issue4),
         gureum_http=compare.gureum_http(issue4), versions=compare.versions(issue4),
-        events_section=events_section,
+        events_section=events_section, services_section=services_section,
         level=level, runtime=RUNTIME, payload=PAYLOAD.decode(), load=load, **plan,
         warmup=WARMUPS, interpreter=INTERPRETER_RUNS, rows="\n".join(fig.rows),
         r_cold=v["cold_p50"] / v["interp_p50"], r_zygote=v["zygote_p50"] / v["interp_p50"],
@@ -447,9 +451,12 @@ def main() -> None:
     issue4 = compare.Figures(cold, fits, web, rivals, fig.values["pss_p50"])
     print("Events and HTTP routes (gureum serve + wrk):", flush=True)
     issue5 = events.measure(events.QUICK if args.quick else events.FULL)
+    print("Storage and queues (gureum serve + S3 and SQS clients):", flush=True)
+    issue6 = services.measure(services.QUICK if args.quick else services.FULL)
     command = " ".join(["python3 -m bench.run", *sys.argv[1:]])
     load = " / ".join(" ".join(f"{x:.2f}" for x in a) for a in (before, os.getloadavg()))
-    args.out.write_text(report(command, level, plan, fig, load, issue4, events.section(issue5)))
+    sections = events.section(issue5), services.section(issue6)
+    args.out.write_text(report(command, level, plan, fig, load, issue4, *sections))
     print(f"wrote {args.out}")
 
 
