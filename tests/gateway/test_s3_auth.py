@@ -104,7 +104,18 @@ def test_a_wrong_secret_is_refused(
     intruder = s3_client(signed_server, key[0], "not-the-secret")
     with pytest.raises(ClientError) as error:
         intruder.put_object(Bucket=bucket, Key="x", Body=b"x")
-    assert error_of(error)[1] == 403
+    # In S3's shape and words, which boto3's s3 client reads.
+    assert error_of(error)[:2] == ("SignatureDoesNotMatch", 403)
+    stranger = s3_client(signed_server, "AKIDNOBODYKNOWS", "secret")
+    with pytest.raises(ClientError) as error:
+        stranger.list_objects_v2(Bucket=bucket)
+    assert error_of(error)[:2] == ("InvalidAccessKeyId", 403)
+    unsigned = httpx.get(f"{signed_server.url}/{bucket}/x")
+    assert unsigned.status_code == 403
+    assert "<Code>AccessDenied</Code>" in unsigned.text
+    # The Lambda API keeps its own shape.
+    lambda_refusal = httpx.get(f"{signed_server.url}/2015-03-31/functions")
+    assert lambda_refusal.headers["x-amzn-errortype"] == "MissingAuthenticationTokenException"
 
 
 def test_a_body_other_than_the_signed_hash_is_refused(

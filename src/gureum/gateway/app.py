@@ -269,6 +269,18 @@ class ApiDispatcher:
 
 
 LAMBDA_PATH = re.compile(r"/20\d\d-\d\d-\d\d/")
+# The Scheduler API's paths (gateway/scheduler_api.py's PREFIXES): not buckets.
+OTHER_API_PREFIXES = ("/schedules", "/schedule-groups")
+
+
+def is_s3_request(scope: Scope) -> bool:
+    """Whether the dispatcher sends this request to the S3 API: signed for s3, or unsigned on a
+    path that is none of the other APIs'."""
+    service = aws_service(scope)
+    if service is not None:
+        return service == "s3"
+    path = scope.get("path", "")
+    return not (LAMBDA_PATH.match(path) or path.startswith((*OTHER_API_PREFIXES, *OWN_PREFIXES)))
 
 
 def aws_service(scope: Scope) -> str | None:

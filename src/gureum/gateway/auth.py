@@ -19,6 +19,7 @@ import datetime
 import hashlib
 import hmac
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -31,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..clock import Clock, SystemClock
 from ..errors import GureumError
-from .app import MAX_BODY_BYTES, RequestEntityTooLargeException
+from .app import MAX_BODY_BYTES, RequestEntityTooLargeException, is_s3_request
 from .signed_urls import UrlSigner, current_signer
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -387,7 +388,7 @@ class RequireSignature:
                     return  # the client went away
                 verify(claim, secret, scope["method"], raw_path, headers, body)
         except GureumError as error:
-            await _reply(send, error)
+            await _reply(send, error, s3=is_s3_request(scope))
             return
         signer = UrlSigner(claim.key_id, secret, claim.region, claim.service, self.clock)
         token = current_signer.set(signer)
@@ -427,17 +428,32 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-async def _reply(send: Send, error: GureumError) -> None:
-    body = json.dumps(error.to_dict()).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": error.status,
-            "headers": [
-                (b"x-amzn-errortype", error.error_type.encode()),
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+# S3 names the same refusals otherwise, and answers them in XML (boto3's s3 client reads only that).
+S3_CODES = {
+    "MissingAuthenticationTokenException": "AccessDenied",
+    "IncompleteSignatureException": "AuthorizationHeaderMalformed",
+    "UnrecognizedClientException": "InvalidAccessKeyId",
+    "InvalidSignatureException": "SignatureDoesNotMatch",
+}
+
+
+async def _reply(send: Send, error: GureumError, s3: bool = False) -> None:
+    if s3:
+        code = S3_CODES.get(error.error_type, error.error_type)
+        if error.message.startswith("Signature expired") or "not yet current" in error.message:
+            code = "RequestTimeTooSkewed"
+        element = ET.Element("Error")
+        ET.SubElement(element, "Code").text = code
+        ET.SubElement(element, "Message").text = error.message
+        body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(element)
+        content_type = b"application/xml"
+    else:
+        body = json.dumps(error.to_dict()).encode()
+        content_type = b"application/json"
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if not s3:
+        headers.append((b"x-amzn-errortype", error.error_type.encode()))
+    if s3:  # the body was not read (and, after `Expect: 100-continue`, never sent): close
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
