@@ -519,5 +519,6 @@ async def open_platform(
     await platform.events.start()
     await platform.schedules.start()
     await platform.mappings.start()
+    await platform.objects.deliver_pending()  # S3 events a crash left before their hand-over
     platform.provisioning.restore()
     return platform

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -185,5 +186,36 @@ async def test_rules_survive_a_restart(tmp_path: Path) -> None:
     await store.start()
     try:
         assert [r.id for r in await store.get_notification("uploads")] == ["r"]
+    finally:
+        await store.aclose()
+
+
+async def test_an_event_committed_before_a_crash_is_handed_over_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    store = ObjectStorage(tmp_path / "o", ManualClock())
+    await store.start()
+    await store.create_bucket("uploads")
+    await store.put_notification("uploads", [Rule("r", "queue", QUEUE, ("s3:ObjectCreated:*",))])
+
+    async def dies(arn: str, payload: bytes) -> None:
+        # The process ends here: after the object's commit, before the event was handed over.
+        raise asyncio.CancelledError
+
+    store.notifier = dies
+    with pytest.raises(asyncio.CancelledError):
+        await store.put_object("uploads", "photo.jpg", Body(chunks(b"jpg")), Attributes())
+    await store.aclose()
+
+    store = ObjectStorage(tmp_path / "o", ManualClock())
+    await store.start()
+    collector = Collector()
+    store.notifier = collector
+    try:
+        assert (await store.head_object("uploads", "photo.jpg")).size == 3
+        await store.deliver_pending()
+        assert collector.records() == [(QUEUE, "ObjectCreated:Put", "photo.jpg")]
+        await store.deliver_pending()  # handed over once: not again
+        assert len(collector.calls) == 1
     finally:
         await store.aclose()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +65,19 @@ MIGRATIONS = [
             checksum TEXT NOT NULL,
             PRIMARY KEY (upload_id, number)
         ) WITHOUT ROWID""",
-    ]
+    ],
+    [
+        # S3 events written in the transaction of the change they report, and removed once
+        # handed to the notifier: a crash in between cannot lose one.
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            target TEXT NOT NULL,
+            payload BLOB NOT NULL
+        )""",
+    ],
 ]
+# An S3 event for one notification target: (its ARN, the event's JSON).
+Event = tuple[str, bytes]
 
 _OBJECT_COLUMNS = (
     "bucket, key, file, size, etag, last_modified, content_type, metadata, headers, "
@@ -154,10 +165,14 @@ class Catalog(SqliteStore):
                 raise NoSuchKey("The specified key does not exist.", Key=key)
         return _object(row)
 
-    def put(self, info: ObjectInfo, *, upload_id: str | None = None) -> list[str]:
-        """Commits ``info`` over any object of its key; the files to delete after (the one it
-        replaced; with ``upload_id``, that upload's parts, which it finishes)."""
+    def put(
+        self, info: ObjectInfo, *, upload_id: str | None = None, events: Sequence[Event] = ()
+    ) -> list[str]:
+        """Commits ``info`` over any object of its key, with the ``events`` that report it; the
+        files to delete after (the one it replaced; with ``upload_id``, that upload's parts,
+        which it finishes)."""
         with self._transaction() as conn:
+            _queue_events(conn, events)
             _require_bucket(conn, info.bucket)
             files = [
                 file
@@ -190,14 +205,27 @@ class Catalog(SqliteStore):
             )
             return files
 
-    def delete(self, bucket: str, key: str) -> str | None:
-        """Deletes the object if there is one; its file (to delete after), or None."""
+    def delete(self, bucket: str, key: str, events: Sequence[Event] = ()) -> str | None:
+        """Deletes the object if there is one, with the ``events`` that report it; its file (to
+        delete after), or None."""
         with self._transaction() as conn:
             _require_bucket(conn, bucket)
             rows = conn.execute(
                 "DELETE FROM objects WHERE bucket = ? AND key = ? RETURNING file", (bucket, key)
             ).fetchall()
+            if rows:
+                _queue_events(conn, events)
             return rows[0][0] if rows else None
+
+    def pending_events(self) -> list[tuple[int, str, bytes]]:
+        with self._lock:
+            return self._conn.execute(
+                "SELECT id, target, payload FROM outbox ORDER BY id"
+            ).fetchall()
+
+    def events_handed_over(self, ids: Sequence[int]) -> None:
+        with self._transaction() as conn:
+            conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
 
     def scan(self, bucket: str, after: str, prefix: str) -> Iterator[ObjectInfo]:
         """Objects of ``bucket`` with keys after ``after`` and starting with ``prefix``, in key
@@ -293,6 +321,10 @@ class Catalog(SqliteStore):
         with self._lock:
             rows = self._conn.execute("SELECT file FROM objects UNION ALL SELECT file FROM parts")
             return {file for (file,) in rows}
+
+
+def _queue_events(conn: sqlite3.Connection, events: Sequence[Event]) -> None:
+    conn.executemany("INSERT INTO outbox (target, payload) VALUES (?, ?)", events)
 
 
 def _require_bucket(conn: sqlite3.Connection, name: str) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ...clock import Clock
 from . import multipart, notifications
-from .catalog import Catalog
+from .catalog import Catalog, Event
 from .digests import Digests
 from .errors import (
     EntityTooLarge,
@@ -80,6 +80,7 @@ class ObjectStorage:
         # Every bucket, with its notification rules: the write path asks here, not SQLite.
         self._buckets: dict[str, list[Rule]] = {}
         self._sequencer = Sequencer()
+        self._handing_over = asyncio.Lock()  # one hand-over at a time: each event goes once
 
     async def start(self) -> None:
         """Open the catalog, and delete what a crash left behind (temporary files, files no row
@@ -181,11 +182,11 @@ class ObjectStorage:
                 parts=0,
                 file=file,
             )
-            self._commit(info)
+            self._commit(info, self._events("ObjectCreated:Put", bucket, key, info, requester))
             return info
 
         info = await asyncio.to_thread(commit)
-        await self._notify("ObjectCreated:Put", bucket, key, info, requester)
+        await self._hand_over_events(bucket)
         return info
 
     async def head_object(self, bucket: str, key: str) -> ObjectInfo:
@@ -257,11 +258,11 @@ class ObjectStorage:
                 last_modified=self.clock.time(),
                 attributes=attributes or original.attributes,
             )
-            self._commit(info)
+            self._commit(info, self._events("ObjectCreated:Copy", bucket, key, info, requester))
             return info
 
         info = await asyncio.to_thread(copy)
-        await self._notify("ObjectCreated:Copy", bucket, key, info, requester)
+        await self._hand_over_events(bucket)
         return info
 
     async def delete_object(
@@ -269,9 +270,8 @@ class ObjectStorage:
     ) -> None:
         """Deletes the object if there is one (no error if there is none, as S3)."""
         self._require_bucket(bucket)
-        deleted = await asyncio.to_thread(self._delete, bucket, key)
-        if deleted:
-            await self._notify("ObjectRemoved:Delete", bucket, key, None, requester)
+        if await asyncio.to_thread(self._delete, bucket, key, requester):
+            await self._hand_over_events(bucket)
 
     async def delete_objects(
         self, bucket: str, keys: Sequence[str], requester: Requester | None = None
@@ -279,13 +279,14 @@ class ObjectStorage:
         self._require_bucket(bucket)
 
         def delete_all() -> list[str]:
-            return [key for key in keys if self._delete(bucket, key)]
+            return [key for key in keys if self._delete(bucket, key, requester)]
 
-        for key in await asyncio.to_thread(delete_all):
-            await self._notify("ObjectRemoved:Delete", bucket, key, None, requester)
+        if await asyncio.to_thread(delete_all):
+            await self._hand_over_events(bucket)
 
-    def _delete(self, bucket: str, key: str) -> bool:
-        file = self.catalog.delete(bucket, key)
+    def _delete(self, bucket: str, key: str, requester: Requester | None) -> bool:
+        events = self._events("ObjectRemoved:Delete", bucket, key, None, requester)
+        file = self.catalog.delete(bucket, key, events)
         if file is None:
             return False
         self._layout.remove([file])
@@ -427,19 +428,25 @@ class ObjectStorage:
                 "number.",
                 UploadId=upload_id,
             )
-        info = await asyncio.to_thread(self._complete, bucket, key, upload_id, parts)
-        await self._notify("ObjectCreated:CompleteMultipartUpload", bucket, key, info, requester)
+        info = await asyncio.to_thread(self._complete, bucket, key, upload_id, parts, requester)
+        await self._hand_over_events(bucket)
         return info
 
     def _complete(
-        self, bucket: str, key: str, upload_id: str, wanted: Sequence[CompletedPart]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        wanted: Sequence[CompletedPart],
+        requester: Requester | None,
     ) -> ObjectInfo:
         upload = self.catalog.upload(bucket, key, upload_id)
         chosen = multipart.choose(
             upload, self.catalog.parts(upload_id), wanted, min_part_size=self.min_part_size
         )
         info = multipart.join(self._layout, upload, chosen, now=self.clock.time())
-        self._commit(info, upload_id=upload_id)
+        events = self._events("ObjectCreated:CompleteMultipartUpload", bucket, key, info, requester)
+        self._commit(info, events, upload_id=upload_id)
         return info
 
     # The write path's steps
@@ -486,34 +493,59 @@ class ObjectStorage:
             writer.discard()
             raise
 
-    def _commit(self, info: ObjectInfo, *, upload_id: str | None = None) -> None:
+    def _commit(
+        self, info: ObjectInfo, events: list[Event], *, upload_id: str | None = None
+    ) -> None:
         try:
-            replaced = self.catalog.put(info, upload_id=upload_id)
+            replaced = self.catalog.put(info, upload_id=upload_id, events=events)
         except BaseException:
             self._layout.remove([info.file])
             raise
         self._layout.remove(replaced)
 
-    async def _notify(
+    def _events(
         self,
         event_name: str,
         bucket: str,
         key: str,
         info: ObjectInfo | None,
         requester: Requester | None,
-    ) -> None:
+    ) -> list[Event]:
+        """The S3 events a change makes, one per matching rule: written with the change."""
         rules = self._buckets.get(bucket)
         if not rules or self.notifier is None:
-            return
+            return []
         now = self.clock.time()
         sequencer = self._sequencer.next(now)
-        for rule in rules:
-            if not rule.matches(event_name, key):
-                continue
-            payload = notifications.record(
-                rule, event_name, bucket, key, info, requester or Requester(), now, sequencer
+        return [
+            (
+                rule.arn,
+                notifications.record(
+                    rule, event_name, bucket, key, info, requester or Requester(), now, sequencer
+                ),
             )
-            try:
-                await self.notifier(rule.arn, payload)
-            except Exception:
-                log.exception("could not hand %s of %s/%s to %s", event_name, bucket, key, rule.arn)
+            for rule in rules
+            if rule.matches(event_name, key)
+        ]
+
+    async def _hand_over_events(self, bucket: str) -> None:
+        """After a change of ``bucket``: give the notifier what it has not had yet."""
+        if self._buckets.get(bucket) and self.notifier is not None:
+            await self.deliver_pending()
+
+    async def deliver_pending(self) -> None:
+        """Give the notifier every event not handed over yet (after a change; at start, those a
+        crash left), each once; a failing notifier is logged, and the event dropped."""
+        if self.notifier is None:
+            return
+        async with self._handing_over:
+            pending = await asyncio.to_thread(self.catalog.pending_events)
+            for _, target, payload in pending:
+                try:
+                    await self.notifier(target, payload)
+                except Exception:
+                    log.exception("could not hand an S3 event to %s", target)
+            if pending:
+                await asyncio.to_thread(
+                    self.catalog.events_handed_over, [row_id for row_id, _, _ in pending]
+                )
