@@ -6,6 +6,9 @@ General layout, top to bottom (a layer imports only from layers below it):
     gateway/    the HTTP front doors: the Lambda and Scheduler APIs, /_gureum/..., and the
                 user-facing listener (function URLs, HTTP routes, API Gateway events)
     platform    the Python API: open_platform() -> Platform(.functions, .invoke, .logs, .stats)
+    functions   platform.functions: create/update/delete, validated; versioning, layers,
+                provisioning, sessions: the platform's other parts
+    services/   built-in backing services: objects (S3) and queues (SQS)
     events/     durable async invocations (queue, delivery, destinations) and schedules
     http_endpoints  function URLs and routes: what the user-facing listener serves
     engine/     resolve a function -> pick or start an instance -> invoke -> meter
