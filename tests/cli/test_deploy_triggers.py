@@ -4,6 +4,7 @@ file removes them (but not what was made by hand)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -253,3 +254,15 @@ def test_deploy_makes_queues_and_maps_them_and_a_redeploy_unmaps(
         lam.list_event_source_mappings(FunctionName="deployed-worker")["EventSourceMappings"] == []
     )
     assert sqs.get_queue_url(QueueName="deployed-jobs")["QueueUrl"] == url
+
+
+def test_snap_start_all_in_gureum_yaml_forks_latest_from_a_snapshot(
+    env: dict[str, str], lam: Any, tmp_path: Path
+) -> None:
+    folder = write(tmp_path, {"gureum.yaml": "name: snappy\nsnap_start: All\n", "app.py": HELLO})
+    deploy_json(env, str(folder))
+    event = json.dumps({"rawPath": "/"}).encode()
+    reply = lam.invoke(FunctionName="snappy", Payload=event, LogType="Tail")
+    report = base64.b64decode(reply["LogResult"]).decode().splitlines()[-1]
+    # $LATEST's instance came from a snapshot: a restore, not an init.
+    assert "Restore Duration: " in report and "Init Duration" not in report, report

@@ -127,7 +127,7 @@ def test_gureum_yaml_can_be_passed_itself(tmp_path: Path) -> None:
         ("alias: 'blue green'\n", "gureum.yaml: alias", "expected an alias name"),
         ("alias: [live]\n", "gureum.yaml: alias", "expected an alias name"),
         ("memroy: 256\n", "gureum.yaml: memroy", "unknown key"),
-        ("snap_start: yes\n", "gureum.yaml: snap_start", "expected PublishedVersions or None"),
+        ("snap_start: yes\n", "gureum.yaml: snap_start", "expected PublishedVersions, All or None"),
         ("- a list\n", "gureum.yaml", "expected the file to be a mapping"),
         ("name: [unclosed\n", "gureum.yaml", "not valid YAML"),
     ],

@@ -70,7 +70,7 @@ def load_folder(folder: Path, name: str | None = None, manifest: Path | None = N
         description=get("description", values.description, ""),
         layers=tuple(get("layers", values.layer_arns, [])),
         alias=get("alias", values.alias, None),
-        snap_start=get("snap_start", values.snap_start, "None"),
+        snap_start=get("snap_start", values.gureum_snap_start, "None"),
         schedules=tuple(get("schedules", triggers.short_schedules, [])),
         routes=tuple(get("routes", triggers.short_routes, [])),
         url=get("url", triggers.short_url, None),

@@ -181,3 +181,13 @@ def snap_start(where: str, value: Any) -> str:
     if value not in ("PublishedVersions", "None"):
         raise ManifestError(where, f"expected PublishedVersions or None, got {shown(value)}")
     return str(value)
+
+
+def gureum_snap_start(where: str, value: Any) -> str:
+    """gureum.yaml's ``snap_start``: Lambda's values, or ``All``: $LATEST's instances fork from
+    a snapshot too (Lambda has no such setting; gureum's own, for development loops)."""
+    if value == "All":
+        return "All"
+    if value not in ("PublishedVersions", "None"):
+        raise ManifestError(where, f"expected PublishedVersions, All or None, got {shown(value)}")
+    return str(value)
