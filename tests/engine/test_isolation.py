@@ -267,6 +267,35 @@ TMP_PROBE = """
 """
 
 
+async def test_init_holds_only_its_channel_and_no_privileges(isolated_platform: Platform) -> None:
+    """PID 1 splits off before the sandbox is built (docs/decisions/0017): it must still end up
+    unprivileged, holding nothing but the channel it reports the runtime's exit on."""
+    await probe_deployer(isolated_platform)("init", "def handler(event, context):\n    return 1\n")
+    await call(isolated_platform, "init")
+    (instance,) = isolated_platform.engine.instances("init")
+    init_pid = instance.sandbox.pid
+    text = _read_host_file(f"/proc/{init_pid}/status").decode()
+    status = dict(line.split(":", 1) for line in text.splitlines())
+    assert status["Uid"].split() == [str(SANDBOX_UID)] * 4
+    assert status["Gid"].split() == [str(SANDBOX_GID)] * 4
+    assert status["CapEff"].strip() == "0000000000000000"
+    assert status["NoNewPrivs"].strip() == "1"
+    fds = [os.readlink(f"/proc/{init_pid}/fd/{fd}") for fd in os.listdir(f"/proc/{init_pid}/fd")]
+    assert len(fds) == 1 and fds[0].startswith("socket:"), fds
+
+
+async def test_each_instance_has_its_own_random_state(isolated_platform: Platform) -> None:
+    """The zygote clones PID 1 without CPython's fork hooks; the runtime's fork runs them, so
+    random is reseeded in every instance."""
+    deploy = probe_deployer(isolated_platform)
+    code = "import random\ndef handler(event, context):\n    return random.getrandbits(64)\n"
+    names = [f"rand-{i}" for i in range(3)]
+    for name in names:
+        await deploy(name, code)
+    drawn = [await call(isolated_platform, name) for name in names]
+    assert len(set(drawn)) == len(names)
+
+
 async def test_tmp_is_private_to_each_instance(isolated_platform: Platform) -> None:
     deploy = probe_deployer(isolated_platform)
     await deploy("a", TMP_PROBE)

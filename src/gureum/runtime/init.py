@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
 from collections.abc import Callable
 from typing import NoReturn
 
-from . import linux, protocol
+from . import isolate, linux, protocol
 
 
 def split_off_runtime(channel_fd: int, before_serving: Callable[[], None] | None = None) -> None:
@@ -26,6 +27,30 @@ def split_off_runtime(channel_fd: int, before_serving: Callable[[], None] | None
         return
     if before_serving is not None:
         before_serving()
+    _serve_as_init(runtime_pid, channel_fd)
+
+
+def split_off_early(channel_fd: int, uid: int, gid: int) -> None:
+    """Fork before the sandbox is built (full isolation, just after the clone): the child returns
+    to build it and become the runtime; this process drops its privileges and stays behind as
+    init, keeping only ``channel_fd``.
+
+    The zygote clones PID 1 without CPython's fork hooks and this fork runs them, so they run
+    once, in the runtime; and PID 1, which runs almost nothing, copies almost none of the
+    zygote's memory on write (~300 page faults per instance instead of ~500: 0.2-0.5 ms).
+    """
+    runtime_pid = os.fork()
+    if runtime_pid == 0:
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        return
+    try:
+        os.closerange(0, channel_fd)
+        os.closerange(channel_fd + 1, 65536)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        isolate.drop_privileges(uid, gid)
+    except BaseException:
+        os.kill(runtime_pid, signal.SIGKILL)
+        os._exit(70)
     _serve_as_init(runtime_pid, channel_fd)
 
 

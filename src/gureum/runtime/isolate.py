@@ -67,10 +67,10 @@ def drop_privileges(uid: int, gid: int) -> None:
     linux.prctl(linux.PR_SET_PDEATHSIG, SIGKILL)
 
 
-def prepare_namespaced(spec: dict[str, Any], procs_fds: list[int]) -> None:
-    """The function-independent part of full isolation, in a child created with NAMESPACES (so
-    it is PID 1 of its own PID ns): what a pre-isolated shell has done before it has a function."""
-    join_cgroups(procs_fds)
+def prepare_namespaced(spec: dict[str, Any]) -> None:
+    """The function-independent part of full isolation, in the runtime of a child created with
+    NAMESPACES (its PID 1 has joined the cgroups and split off already): what a pre-isolated
+    shell has done before it has a function."""
     mount_shell_fs()
     linux.loopback_up()
     socket.sethostname(spec["hostname"])
@@ -83,10 +83,10 @@ def finish_namespaced(spec: dict[str, Any], with_cgroups: bool) -> None:
     drop_privileges(spec["uid"], spec["gid"])
 
 
-def enter_namespaced(spec: dict[str, Any], procs_fds: list[int]) -> None:
+def enter_namespaced(spec: dict[str, Any], with_cgroups: bool) -> None:
     """Full isolation in one go (no shell was ready)."""
-    prepare_namespaced(spec, procs_fds)
-    finish_namespaced(spec, with_cgroups=bool(procs_fds))
+    prepare_namespaced(spec)
+    finish_namespaced(spec, with_cgroups)
 
 
 def enter_rootless(spec: dict[str, Any], rootfs: dict[str, Any], outside: tuple[int, int]) -> None:

@@ -157,22 +157,28 @@ def map_ids(uid_inside: int, uid_outside: int, gid_inside: int, gid_outside: int
         f.write(f"{gid_inside} {gid_outside} 1")
 
 
-def clone_process(flags: int) -> int:
+def clone_process(flags: int, *, fork_hooks: bool = True) -> int:
     """fork() that also enters new namespaces: the child of a CLONE_NEWPID is PID 1 at once.
 
     Wrapped in CPython's own fork hooks, so locks, threading state and os.register_at_fork
-    callbacks (random's reseed among them) behave exactly as after os.fork().
+    callbacks (random's reseed among them) behave exactly as after os.fork(). Without them
+    (``fork_hooks=False``), for a single-threaded caller whose child only runs a little Python
+    that takes no lock and starts no thread before it os.fork()s, where the hooks then run
+    (the zygote's PID 1: docs/decisions/0017).
     """
     number = _syscall_number("clone")
     api = ctypes.pythonapi
-    api.PyOS_BeforeFork()
+    if fork_hooks:
+        api.PyOS_BeforeFork()
     # SIGCHLD as the exit signal makes the child waitable like any forked child.
     pid = _libc.syscall(number, ctypes.c_ulong(flags | 17), None, None, None, None)
     if pid == 0:
-        api.PyOS_AfterFork_Child()
+        if fork_hooks:
+            api.PyOS_AfterFork_Child()
         return 0
     err = ctypes.get_errno()
-    api.PyOS_AfterFork_Parent()
+    if fork_hooks:
+        api.PyOS_AfterFork_Parent()
     if pid < 0:
         raise OSError(err, f"clone: {os.strerror(err)}")
     return int(pid)

@@ -88,7 +88,7 @@ class Zygote:
             elif self.mode == "rootless":
                 pid = linux.clone_process(isolate.NAMESPACES | linux.CLONE_NEWUSER)
             else:
-                pid = linux.clone_process(isolate.NAMESPACES)
+                pid = linux.clone_process(isolate.NAMESPACES, fork_hooks=False)
         except OSError as exc:
             self.set_oom_score(0)
             for fd in fds:
@@ -120,14 +120,18 @@ class Zygote:
         privileged, it waits for a HANDOFF frame with its function's part of the spec."""
         shell = bool(spec.get("shell"))
         try:
-            self.selector.close()
-            self.control.close()
-            for pidfd in self.pidfds:
-                os.close(pidfd)
+            # The zygote's fds go without touching its objects (closing the selector or each
+            # pidfd would write to one object per live instance: page faults that grow with them).
+            self.control.detach()  # its number may be reused once closed below
+            _close_all_but(channel_fd, output_fd, *cgroup_fds)
             # A session of its own: no controlling terminal, and no process group shared with
             # gureum or other instances (kill(0, ...) must reach nothing but itself).
             os.setsid()
             linux.join_new_session_keyring()
+            if self.mode == "full":
+                # PID 1 joins the cgroups (the runtime inherits them) and splits off at once.
+                isolate.join_cgroups(cgroup_fds)
+                init.split_off_early(channel_fd, spec["uid"], spec["gid"])
             if self.mode == "process":
                 if not shell:
                     isolate.enter_process(spec)
@@ -135,9 +139,9 @@ class Zygote:
                 assert self.rootfs is not None and not shell
                 isolate.enter_rootless(spec, self.rootfs, self.outside_ids)
             elif shell:
-                isolate.prepare_namespaced(spec, cgroup_fds)
+                isolate.prepare_namespaced(spec)
             else:
-                isolate.enter_namespaced(spec, cgroup_fds)
+                isolate.enter_namespaced(spec, with_cgroups=bool(cgroup_fds))
             null = os.open("/dev/null", os.O_RDONLY)
             os.dup2(null, 0)
             os.dup2(output_fd, 1)
@@ -152,13 +156,8 @@ class Zygote:
             _sandbox_failed(channel_fd)
         try:
             frames = protocol.FrameReader(channel)
-            if self.mode != "process":
-                # A shell's init gives up its privileges now; its runtime keeps them until it
-                # has mounted its function's code.
-                drop = (
-                    (lambda: isolate.drop_privileges(spec["uid"], spec["gid"])) if shell else None
-                )
-                init.split_off_runtime(CHANNEL_FD, drop)
+            if self.mode == "rootless":
+                init.split_off_runtime(CHANNEL_FD)
             prepared = None
             if shell:
                 prepared = bootstrap.prepare()
@@ -215,6 +214,15 @@ class Zygote:
         for pid in list(self.pidfd_by_pid):
             self.kill(pid)
         os._exit(0)
+
+
+def _close_all_but(*keep: int) -> None:
+    """Close every fd above stderr but ``keep``."""
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 65536)
 
 
 def _sandbox_failed(channel_fd: int) -> NoReturn:
