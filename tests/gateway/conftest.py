@@ -107,6 +107,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             running.stop()
 
 
+@pytest.fixture
+def killable(tmp_path: Path) -> Iterator[Server]:
+    """A server of the test's own, which the test may kill -9."""
+    running = start_server(tmp_path / "data")
+    try:
+        yield running
+    finally:
+        running.release()
+
+
 @pytest.fixture(scope="module")
 def lam(server: Server) -> Any:
     """A boto3 Lambda client pointed at the server."""

@@ -8,10 +8,6 @@ import os
 import random
 import signal
 import threading
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from tests.gateway.conftest import Server, start_server
 
@@ -19,15 +15,6 @@ UPLOADERS = 4
 PER_UPLOADER = 25
 KILL_AFTER = 30  # acknowledged PUTs
 BUCKET = "crash"
-
-
-@pytest.fixture
-def killable(tmp_path: Path) -> Iterator[Server]:
-    running = start_server(tmp_path / "data")
-    try:
-        yield running
-    finally:
-        running.release()
 
 
 def test_acknowledged_puts_survive_kill_9_and_nothing_half_written_shows(killable: Server) -> None:

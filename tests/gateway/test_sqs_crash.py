@@ -7,26 +7,13 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.gateway.conftest import Server, start_server
 
 SENDERS = 4
 PER_SENDER = 100
 KILL_AFTER = 150  # acknowledged sends
-
-
-@pytest.fixture
-def killable(tmp_path: Path) -> Iterator[Server]:
-    running = start_server(tmp_path / "data")
-    try:
-        yield running
-    finally:
-        running.release()
 
 
 def test_acknowledged_sends_and_deletes_survive_kill_9(killable: Server) -> None:
