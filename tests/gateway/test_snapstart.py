@@ -73,3 +73,23 @@ def test_function_stats_show_cold_starts_init_restore_and_waiting(lam: Any, serv
     missing = httpx.get(f"{server.url}/_gureum/functions/{unique()}/stats")
     assert missing.status_code == 404
     assert missing.headers["x-amzn-errortype"] == "ResourceNotFoundException"
+
+
+THREADED_INIT = code(
+    "import threading, time\n"
+    "threading.Thread(target=time.sleep, args=(3600,), name='poller', daemon=True).start()\n"
+    "def handler(event, context):\n"
+    "    return [t.name for t in threading.enumerate()]\n"
+)
+
+
+def test_threads_started_in_init_are_named_in_the_log(lam: Any, server: Any) -> None:
+    name = unique()
+    create(lam, name, THREADED_INIT, SnapStart={"ApplyOn": "PublishedVersions"})
+    version = lam.publish_version(FunctionName=name)["Version"]
+    reply = lam.invoke(FunctionName=name, Qualifier=version, Payload=b"{}")
+    # A fork has only the thread that forked: the poller is not in the restored instance.
+    assert "poller" not in json.loads(reply["Payload"].read())
+    logs = httpx.get(f"{server.url}/_gureum/functions/{name}/logs").json()["events"]
+    warnings = [e["message"] for e in logs if e["message"].startswith("SnapStart: ")]
+    assert warnings and "(poller)" in warnings[0], logs

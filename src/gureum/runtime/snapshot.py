@@ -18,6 +18,7 @@ import os
 import selectors
 import socket
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -41,6 +42,7 @@ def serve_as_snapshot(channel: socket.socket) -> tuple[socket.socket, float]:
         channel.sendall(protocol.encode(protocol.INIT_ERROR, {"type": type(exc).__name__}, body))
         os._exit(1)
     relay.stop()  # no thread may run when the snapshot forks; each fork starts its own
+    _warn_about_threads()
     # What init made is shared copy-on-write by every fork: keep the collector from walking
     # (and so copying) it in each of them, as the zygote does for the runtime.
     gc.collect()
@@ -97,6 +99,21 @@ def serve_as_snapshot(channel: socket.socket) -> tuple[socket.socket, float]:
                 with socket.socket(fileno=channel_fd) as exiting, contextlib.suppress(OSError):
                     frame = protocol.encode(protocol.EXITED, exited)
                     exiting.send(frame, socket.MSG_DONTWAIT)
+
+
+def _warn_about_threads() -> None:
+    """Threads the function's init started keep running in the snapshot, not in its forks (a
+    fork has only the thread that forked): say so in the function's log, as what it wanted
+    done in them will not be (decision 0008: start them in an after-restore hook)."""
+    others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    if others:
+        print(
+            f"SnapStart: {len(others)} thread(s) started during init ({', '.join(others)}) "
+            "do not exist in the instances restored from the snapshot; start them in a "
+            "register_after_restore hook",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _become_restored(
