@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from bench import coldhttp, http, procs
 from gureum.events.delivery import DeliverySettings
@@ -360,7 +360,7 @@ def measure(plan: Plan) -> Outcome:
     out = Outcome(plan, wrk=http.wrk_version(wrk), pinned=pin)
     with (
         tempfile.TemporaryDirectory(prefix="gureum-bench-events-") as tmp,
-        _stopped_early(out),
+        procs.stopped_early(out),
         http.open_server(Path(tmp) / "data", Path(tmp) / "serve.log", pin) as server,
         procs.client_on_load_cpu(pin),
     ):
@@ -378,16 +378,6 @@ def measure(plan: Plan) -> Outcome:
         out.drain = end_to_end(b, plan)
         out.web = routes(b, plan)
     return out
-
-
-@contextlib.contextmanager
-def _stopped_early(out: Outcome) -> Iterator[None]:
-    """A failure ends the phase with the figures measured so far, and says why."""
-    try:
-        yield
-    except (RuntimeError, OSError, ClientError, BotoCoreError, subprocess.SubprocessError) as exc:
-        out.skipped = f"stopped early: {type(exc).__name__}: {exc}".replace("\n", " ")[:400]
-        print(f"  {out.skipped}", flush=True)
 
 
 # -- BENCHMARKS.md -------------------------------------------------------------------------------

@@ -18,6 +18,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from bench.http import LOAD_CPU, PAYLOAD, SERVER_CPU, pinned
 
@@ -163,3 +166,24 @@ def client_on_load_cpu(pin: bool) -> Iterator[None]:
         yield
     finally:
         os.sched_setaffinity(0, before)
+
+
+class Phase(Protocol):
+    skipped: str  # why the phase stopped early, if it did
+
+
+# What a bench phase may meet from a server that failed or went away.
+PHASE_ERRORS = (
+    RuntimeError, OSError, http.client.HTTPException, ClientError, BotoCoreError,
+    subprocess.SubprocessError,
+)  # fmt: skip
+
+
+@contextlib.contextmanager
+def stopped_early(out: Phase) -> Iterator[None]:
+    """A failure ends the phase with the figures measured so far, and says why."""
+    try:
+        yield
+    except PHASE_ERRORS as exc:
+        out.skipped = f"stopped early: {type(exc).__name__}: {exc}".replace("\n", " ")[:400]
+        print(f"  {out.skipped}", flush=True)

@@ -17,25 +17,21 @@ the least client CPU per request Python has):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import json
 import os
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
 
 from bench import events, http, procs
 from bench.service_clients import BATCH, Boto3Client, Client, PlainClient, aws_client
@@ -393,7 +389,7 @@ def measure(plan: Plan) -> Outcome:
     out = Outcome(plan, pinned=pin)
     with (
         tempfile.TemporaryDirectory(prefix="gureum-bench-services-") as tmp,
-        _stopped_early(out),
+        procs.stopped_early(out),
         http.open_server(Path(tmp) / "data", Path(tmp) / "serve.log", pin) as server,
         procs.client_on_load_cpu(pin),  # the client threads started meanwhile inherit it
     ):
@@ -405,19 +401,6 @@ def measure(plan: Plan) -> Outcome:
             out.loads += objects(b, kind, SMALL) + objects(b, kind, LARGE) + messages(b, kind)
         out.starts = upload_to_start(b, pin)
     return out
-
-
-@contextlib.contextmanager
-def _stopped_early(out: Outcome) -> Iterator[None]:
-    """A failure ends the phase with the figures measured so far, and says why."""
-    try:
-        yield
-    except (
-        RuntimeError, OSError, HTTPException, ClientError, BotoCoreError,
-        subprocess.SubprocessError,
-    ) as exc:  # fmt: skip
-        out.skipped = f"stopped early: {type(exc).__name__}: {exc}".replace("\n", " ")[:400]
-        print(f"  {out.skipped}", flush=True)
 
 
 # -- BENCHMARKS.md -------------------------------------------------------------------------------

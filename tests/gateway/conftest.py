@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -158,3 +159,52 @@ def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]
         response["ResponseMetadata"]["HTTPStatusCode"],
         response["Error"]["Message"],
     )
+
+
+@dataclass
+class AwsCli:
+    """Runs the real AWS CLI (v1) against a server, with dummy credentials and no user config."""
+
+    url: str
+    env: dict[str, str]
+    service: str = ""  # put before every call's arguments ("lambda", "sqs"); "" for s3/s3api
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "awscli", *([self.service] if self.service else [])]
+        command += [*args, "--endpoint-url", self.url, "--region", "us-east-1", "--output", "json"]
+        return subprocess.run(command, capture_output=True, text=True, env=self.env, timeout=120)
+
+    def ok(self, *args: str) -> Any:
+        """The parsed JSON output of a call that must succeed ({} when it prints nothing; the
+        text itself when it prints other than JSON, as `aws s3 ...` does)."""
+        done = self.run(*args)
+        assert done.returncode == 0, f"aws {self.service} {' '.join(args)}: {done.stderr}"
+        output = done.stdout.strip()
+        if not output:
+            return {}
+        return json.loads(output) if output.startswith("{") else done.stdout
+
+    def fails(self, *args: str) -> str:
+        """The stderr of a call that must fail."""
+        done = self.run(*args)
+        assert done.returncode != 0, f"aws {self.service} {' '.join(args)} succeeded: {done.stdout}"
+        return done.stderr
+
+
+def aws_cli(server: Server, home: Path, service: str = "", key_id: str = "test") -> AwsCli:
+    """An AwsCli for ``server`` whose config and credentials files are in ``home``."""
+    config, credentials = home / "config", home / "credentials"
+    # `--cli-binary-format raw-in-base64-out` is a v2 flag that v1 refuses; this setting means the
+    # same to v2 and is harmless to v1, whose blobs are raw already.
+    config.write_text("[default]\ncli_binary_format = raw-in-base64-out\n")
+    credentials.write_text("")
+    # Nothing from the developer's own AWS setup (profile, region, endpoint) may leak in.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID=key_id,
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_CONFIG_FILE=str(config),
+        AWS_SHARED_CREDENTIALS_FILE=str(credentials),
+        AWS_PAGER="",
+    )
+    return AwsCli(server.url, env, service)

@@ -10,16 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.gateway.conftest import Server, code, unique
+from tests.gateway.conftest import AwsCli, Server, aws_cli, code, unique
 
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 ROLE = "arn:aws:iam::000000000000:role/lambda"
@@ -41,50 +38,9 @@ GREETER_V2 = code(
 )
 
 
-@dataclass
-class Aws:
-    """Runs `aws lambda ...` against the server with dummy credentials and no user config."""
-
-    url: str
-    env: dict[str, str]
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "awscli", "lambda", *args]
-        command += ["--endpoint-url", self.url, "--region", "us-east-1", "--output", "json"]
-        return subprocess.run(command, capture_output=True, text=True, env=self.env, timeout=60)
-
-    def ok(self, *args: str) -> Any:
-        """The parsed JSON output of a call that must succeed ({} when it prints nothing)."""
-        done = self.run(*args)
-        assert done.returncode == 0, f"aws lambda {' '.join(args)}: {done.stderr}"
-        return json.loads(done.stdout) if done.stdout.strip() else {}
-
-    def fails(self, *args: str) -> str:
-        """The stderr of a call that must fail."""
-        done = self.run(*args)
-        assert done.returncode != 0, f"aws lambda {' '.join(args)} succeeded: {done.stdout}"
-        return done.stderr
-
-
 @pytest.fixture(scope="module")
-def aws(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Aws:
-    home = tmp_path_factory.mktemp("aws")
-    config = home / "config"
-    # `--cli-binary-format raw-in-base64-out` is a v2 flag that v1 refuses; this setting means the
-    # same to v2 and is harmless to v1, whose blobs are raw already.
-    config.write_text("[default]\ncli_binary_format = raw-in-base64-out\n")
-    credentials = home / "credentials"
-    credentials.write_text("")
-    # Nothing from the developer's own AWS setup (profile, region, endpoint) may leak in.
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_CONFIG_FILE=str(config),
-        AWS_SHARED_CREDENTIALS_FILE=str(credentials),
-        AWS_PAGER="",
-    )
-    return Aws(server.url, env)
+def aws(server: Server, tmp_path_factory: pytest.TempPathFactory) -> AwsCli:
+    return aws_cli(server, tmp_path_factory.mktemp("aws"), "lambda")
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +52,7 @@ def zips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return paths
 
 
-def create_function(aws: Aws, name: str, zip_path: Path, *extra: str) -> Any:
+def create_function(aws: AwsCli, name: str, zip_path: Path, *extra: str) -> Any:
     return aws.ok(
         "create-function",
         "--function-name",
@@ -114,7 +70,7 @@ def create_function(aws: Aws, name: str, zip_path: Path, *extra: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def greeter(aws: Aws, zips: dict[str, Path]) -> str:
+def greeter(aws: AwsCli, zips: dict[str, Path]) -> str:
     """One function most tests share, created with the CLI."""
     name = unique("cli")
     created = create_function(
@@ -128,13 +84,13 @@ def greeter(aws: Aws, zips: dict[str, Path]) -> str:
     return name
 
 
-def invoke(aws: Aws, outfile: Path, *args: str) -> tuple[Any, Any]:
+def invoke(aws: AwsCli, outfile: Path, *args: str) -> tuple[Any, Any]:
     """(the CLI's own output, the function's result written to outfile)."""
     shown = aws.ok("invoke", *args, str(outfile))
     return shown, json.loads(outfile.read_bytes())
 
 
-def test_get_function_and_its_configuration(aws: Aws, greeter: str) -> None:
+def test_get_function_and_its_configuration(aws: AwsCli, greeter: str) -> None:
     got = aws.ok("get-function", "--function-name", greeter)
     assert got["Configuration"]["FunctionName"] == greeter
     assert got["Configuration"]["State"] == "Active"
@@ -146,7 +102,7 @@ def test_get_function_and_its_configuration(aws: Aws, greeter: str) -> None:
     aws.ok("wait", "function-active-v2", "--function-name", greeter)
 
 
-def test_invoke_with_payload_and_log_tail(aws: Aws, greeter: str, tmp_path: Path) -> None:
+def test_invoke_with_payload_and_log_tail(aws: AwsCli, greeter: str, tmp_path: Path) -> None:
     shown, result = invoke(
         aws,
         tmp_path / "out.json",
@@ -166,7 +122,7 @@ def test_invoke_with_payload_and_log_tail(aws: Aws, greeter: str, tmp_path: Path
     assert "greeting cli" in log and "REPORT RequestId: " in log
 
 
-def test_a_function_error_is_reported_not_raised(aws: Aws, tmp_path: Path) -> None:
+def test_a_function_error_is_reported_not_raised(aws: AwsCli, tmp_path: Path) -> None:
     failing = tmp_path / "failing.zip"
     failing.write_bytes(code("def handler(event, context):\n    raise KeyError('gone')\n"))
     name = unique("cli")
@@ -176,7 +132,7 @@ def test_a_function_error_is_reported_not_raised(aws: Aws, tmp_path: Path) -> No
     assert result["errorType"] == "KeyError"
 
 
-def test_list_functions_pages_with_max_items(aws: Aws, zips: dict[str, Path]) -> None:
+def test_list_functions_pages_with_max_items(aws: AwsCli, zips: dict[str, Path]) -> None:
     names = {unique("page") for _ in range(3)}
     for name in names:
         create_function(aws, name, zips["v1"])
@@ -193,7 +149,7 @@ def test_list_functions_pages_with_max_items(aws: Aws, zips: dict[str, Path]) ->
     assert names <= set(seen)
 
 
-def test_layers_and_aliases_page_with_max_items(aws: Aws, zips: dict[str, Path]) -> None:
+def test_layers_and_aliases_page_with_max_items(aws: AwsCli, zips: dict[str, Path]) -> None:
     layer = unique("cli-layer")
     for _ in range(3):
         aws.ok(
@@ -231,7 +187,7 @@ def test_layers_and_aliases_page_with_max_items(aws: Aws, zips: dict[str, Path])
 
 
 def test_update_code_and_configuration_then_wait(
-    aws: Aws, zips: dict[str, Path], tmp_path: Path
+    aws: AwsCli, zips: dict[str, Path], tmp_path: Path
 ) -> None:
     name = unique("cli")
     created = create_function(aws, name, zips["v1"])
@@ -259,7 +215,7 @@ def test_update_code_and_configuration_then_wait(
     assert result == {"greeting": "bye", "who": "x", "v": 2}
 
 
-def test_versions_and_a_weighted_alias(aws: Aws, zips: dict[str, Path], tmp_path: Path) -> None:
+def test_versions_and_a_weighted_alias(aws: AwsCli, zips: dict[str, Path], tmp_path: Path) -> None:
     name = unique("cli")
     create_function(aws, name, zips["v1"])
     assert aws.ok("publish-version", "--function-name", name)["Version"] == "1"
@@ -295,7 +251,7 @@ def test_versions_and_a_weighted_alias(aws: Aws, zips: dict[str, Path], tmp_path
     assert result["v"] == int(shown["ExecutedVersion"])
 
 
-def test_function_concurrency(aws: Aws, greeter: str) -> None:
+def test_function_concurrency(aws: AwsCli, greeter: str) -> None:
     put = aws.ok(
         "put-function-concurrency",
         "--function-name",
@@ -310,7 +266,7 @@ def test_function_concurrency(aws: Aws, greeter: str) -> None:
     assert aws.ok("get-function-concurrency", "--function-name", greeter) == {}
 
 
-def test_publish_and_list_layers(aws: Aws, zips: dict[str, Path]) -> None:
+def test_publish_and_list_layers(aws: AwsCli, zips: dict[str, Path]) -> None:
     layer = unique("cli-layer")
     published = aws.ok(
         "publish-layer-version",
@@ -328,13 +284,13 @@ def test_publish_and_list_layers(aws: Aws, zips: dict[str, Path]) -> None:
     assert listed[layer]["LatestMatchingVersion"]["CompatibleRuntimes"] == [RUNTIME]
 
 
-def test_account_settings(aws: Aws, greeter: str) -> None:
+def test_account_settings(aws: AwsCli, greeter: str) -> None:
     settings = aws.ok("get-account-settings")
     assert settings["AccountLimit"]["CodeSizeZipped"] == 50 * 1024 * 1024
     assert settings["AccountUsage"]["FunctionCount"] >= 1
 
 
-def test_errors_carry_lambdas_error_codes(aws: Aws, greeter: str, zips: dict[str, Path]) -> None:
+def test_errors_carry_lambdas_error_codes(aws: AwsCli, greeter: str, zips: dict[str, Path]) -> None:
     assert "ResourceNotFoundException" in aws.fails("get-function", "--function-name", "nope-none")
     duplicate = aws.fails(
         "create-function",
@@ -352,7 +308,7 @@ def test_errors_carry_lambdas_error_codes(aws: Aws, greeter: str, zips: dict[str
     assert "ResourceConflictException" in duplicate
 
 
-def test_delete_function(aws: Aws, zips: dict[str, Path]) -> None:
+def test_delete_function(aws: AwsCli, zips: dict[str, Path]) -> None:
     name = unique("cli")
     create_function(aws, name, zips["v1"])
     aws.ok("delete-function", "--function-name", name)

@@ -4,57 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.gateway.conftest import Server, unique
+from tests.gateway.conftest import AwsCli, Server, aws_cli, unique
 
 MB = 1024 * 1024
 
 
-@dataclass
-class Aws:
-    url: str
-    env: dict[str, str]
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "awscli", *args, "--endpoint-url", self.url]
-        command += ["--region", "us-east-1", "--output", "json"]
-        return subprocess.run(command, capture_output=True, text=True, env=self.env, timeout=120)
-
-    def ok(self, *args: str) -> Any:
-        done = self.run(*args)
-        assert done.returncode == 0, f"aws {' '.join(args)}: {done.stderr}"
-        return json.loads(done.stdout) if done.stdout.strip().startswith("{") else done.stdout
-
-    def fails(self, *args: str) -> str:
-        done = self.run(*args)
-        assert done.returncode != 0, f"aws {' '.join(args)} succeeded: {done.stdout}"
-        return done.stderr
-
-
 @pytest.fixture(scope="module")
-def aws(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Aws:
-    home = tmp_path_factory.mktemp("aws")
-    (home / "config").write_text("[default]\n")
-    (home / "credentials").write_text("")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_CONFIG_FILE=str(home / "config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(home / "credentials"),
-        AWS_PAGER="",
-    )
-    return Aws(server.url, env)
+def aws(server: Server, tmp_path_factory: pytest.TempPathFactory) -> AwsCli:
+    return aws_cli(server, tmp_path_factory.mktemp("aws"))
 
 
-def test_cp_of_20_mb_up_and_down_is_multipart_and_exact(aws: Aws, tmp_path: Path) -> None:
+def test_cp_of_20_mb_up_and_down_is_multipart_and_exact(aws: AwsCli, tmp_path: Path) -> None:
     bucket = unique("cli")
     aws.ok("s3", "mb", f"s3://{bucket}")
     source = tmp_path / "big.bin"
@@ -75,7 +39,7 @@ def test_cp_of_20_mb_up_and_down_is_multipart_and_exact(aws: Aws, tmp_path: Path
     aws.ok("s3", "rb", f"s3://{bucket}")
 
 
-def test_s3api_calls_and_errors(aws: Aws, tmp_path: Path) -> None:
+def test_s3api_calls_and_errors(aws: AwsCli, tmp_path: Path) -> None:
     bucket = unique("cli")
     aws.ok("s3api", "create-bucket", "--bucket", bucket)
     assert "BucketAlreadyOwnedByYou" in aws.fails("s3api", "create-bucket", "--bucket", bucket)

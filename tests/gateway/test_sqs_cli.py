@@ -5,51 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
-from tests.gateway.conftest import Server, unique
-
-
-@dataclass
-class AwsSqs:
-    url: str
-    env: dict[str, str]
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "awscli", "sqs", *args]
-        command += ["--endpoint-url", self.url, "--region", "us-east-1", "--output", "json"]
-        return subprocess.run(command, capture_output=True, text=True, env=self.env, timeout=60)
-
-    def ok(self, *args: str) -> Any:
-        done = self.run(*args)
-        assert done.returncode == 0, f"aws sqs {' '.join(args)}: {done.stderr}"
-        return json.loads(done.stdout) if done.stdout.strip() else {}
+from tests.gateway.conftest import AwsCli, Server, aws_cli, unique
 
 
 @pytest.fixture(scope="module")
-def aws(server: Server, tmp_path_factory: pytest.TempPathFactory) -> AwsSqs:
-    home = tmp_path_factory.mktemp("aws")
-    (home / "config").write_text("[default]\n")
-    (home / "credentials").write_text("")
-    # Nothing from the developer's own AWS setup (profile, region, endpoint) may leak in.
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="cli-key",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_CONFIG_FILE=str(home / "config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(home / "credentials"),
-        AWS_PAGER="",
-    )
-    return AwsSqs(server.url, env)
+def aws(server: Server, tmp_path_factory: pytest.TempPathFactory) -> AwsCli:
+    return aws_cli(server, tmp_path_factory.mktemp("aws"), "sqs", key_id="cli-key")
 
 
-def test_create_send_receive_delete(aws: AwsSqs, server: Server) -> None:
+def test_create_send_receive_delete(aws: AwsCli, server: Server) -> None:
     name = unique("cli")
     created = aws.ok("create-queue", "--queue-name", name, "--attributes", "VisibilityTimeout=60")
     url = created["QueueUrl"]
@@ -99,7 +66,7 @@ def test_create_send_receive_delete(aws: AwsSqs, server: Server) -> None:
     }
 
 
-def test_an_unknown_queue_is_reported_by_its_sqs_code(aws: AwsSqs) -> None:
+def test_an_unknown_queue_is_reported_by_its_sqs_code(aws: AwsCli) -> None:
     done = aws.run("get-queue-url", "--queue-name", unique("missing"))
     assert done.returncode != 0
     assert "AWS.SimpleQueueService.NonExistentQueue" in done.stderr

@@ -32,6 +32,7 @@ from ..errors import (
 from ..platform import Platform, PlatformSettings, open_platform
 from ..sandbox.runtimes import host_runtime
 from . import restjson, scheduler_api
+from .bodies import read_body
 from .lambda_api import OPERATIONS, LambdaContext
 from .lambda_api.core import endpoint_url
 from .own_routes import route_routes
@@ -48,18 +49,6 @@ MAX_BODY_BYTES = 70 * 1024 * 1024
 
 # Paths that are gureum's own, not an AWS API's.
 OWN_PREFIXES = ("/health", "/_gureum/")
-
-
-class RequestEntityTooLargeException(GureumError):
-    error_type = "RequestEntityTooLargeException"
-    status = 413
-
-
-class ClientDisconnected(GureumError):
-    """The client went away before its request body arrived: nobody reads the answer."""
-
-    error_type = "ClientDisconnected"
-    status = 400
 
 
 def lambda_service() -> RestJsonService:
@@ -299,27 +288,6 @@ def aws_service(scope: Scope) -> str | None:
         ).split("/")
         return credential[3] if len(credential) == 5 else None
     return None
-
-
-async def read_body(receive: Receive, limit: int) -> bytes:
-    """The whole request body; RequestEntityTooLargeException past ``limit`` bytes."""
-    message = await receive()
-    body = message.get("body", b"")
-    if not message.get("more_body"):  # the usual case: one message
-        if len(body) > limit:
-            raise RequestEntityTooLargeException(f"Request must be smaller than {limit} bytes")
-        return bytes(body)
-    chunks, size = [body], len(body)
-    while message.get("more_body"):
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnected("client disconnected")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise RequestEntityTooLargeException(f"Request must be smaller than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def _warm(platform: Platform, runtime: str) -> None:

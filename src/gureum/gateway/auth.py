@@ -32,7 +32,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..clock import Clock, SystemClock
 from ..errors import GureumError
-from .app import MAX_BODY_BYTES, RequestEntityTooLargeException, is_s3_request
+from .app import MAX_BODY_BYTES, is_s3_request
+from .bodies import ClientDisconnected, read_body
 from .signed_urls import UrlSigner, current_signer
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -383,10 +384,10 @@ class RequireSignature:
                     raise InvalidSignatureException(SIGNATURE_MISMATCH)
                 body = None
             else:
-                body = await _read_body(receive, self.max_body_bytes)
-                if body is None:
-                    return  # the client went away
+                body = await read_body(receive, self.max_body_bytes)
                 verify(claim, secret, scope["method"], raw_path, headers, body)
+        except ClientDisconnected:
+            return  # nobody to answer
         except GureumError as error:
             await _reply(send, error, s3=is_s3_request(scope))
             return
@@ -396,22 +397,6 @@ class RequireSignature:
             await self.app(scope, receive if body is None else _replay(body, receive), send)
         finally:
             current_signer.reset(token)
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise RequestEntityTooLargeException(f"Request must be smaller than {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import GureumError
 from ..services.queues.errors import QueueError, UnsupportedOperation
+from .bodies import ClientDisconnected, RequestEntityTooLargeException, read_body
 from .lambda_api import LambdaContext
 from .sqs_operations import OPERATIONS, Call
 from .sqs_shapes import check_input
@@ -112,19 +113,15 @@ def _operation_of(headers: dict[bytes, bytes]) -> str:
 
 
 async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise SerializationException("The client disconnected before its request arrived.")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise RequestTooLarge(f"Request must be smaller than {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
+    """The body, or the refusals in SQS's words."""
+    try:
+        return await read_body(receive, MAX_BODY_BYTES)
+    except ClientDisconnected as error:
+        raise SerializationException(
+            "The client disconnected before its request arrived."
+        ) from error
+    except RequestEntityTooLargeException as error:
+        raise RequestTooLarge(f"Request must be smaller than {MAX_BODY_BYTES} bytes") from error
 
 
 def _parse(body: bytes) -> dict[str, Any]:

@@ -24,8 +24,8 @@ from starlette.types import Receive, Scope, Send
 from ..errors import GureumError, TooManyRequestsException
 from ..http_endpoints import UrlConfig, target_of
 from . import http_events as events
-from .app import ClientDisconnected, RequestEntityTooLargeException, read_body
 from .auth import SecretLookup, check_time, read_claim, verify
+from .bodies import ClientDisconnected, RequestEntityTooLargeException, read_body
 from .http_events import HttpRequest, HttpResponse, MalformedResponse, RequestInfo
 from .routes import Match
 

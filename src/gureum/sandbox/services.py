@@ -8,6 +8,7 @@ endpoint is the server's own address.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ class Endpoint:
     relay_dir: Path
 
 
+@functools.cache  # asked for the template's mounts and for sys.path: looked up once
 def platform_packages() -> dict[str, str]:
     """Each of PACKAGES found in this interpreter: name -> its host path (a folder or a .py)."""
     found = {}
